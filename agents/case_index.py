@@ -1,0 +1,164 @@
+"""The Redis geo index of open cases: atomic find-or-create, and its rebuild from the case log.
+
+Redis is derived state. When it comes back empty (flushed, restarted without
+persistence), the first worker to notice takes a lock, reads ``case-events``
+from the beginning, and puts every case that is still open back into the
+index, with its merge window and the observations already assigned to it;
+the others wait for it, so no observation is matched against a half-built index.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import redis.asyncio as aioredis
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from agents.logic.dedupe import FIND_OR_CREATE_LUA, Match, dedupe_group, new_case_id
+from agents.logic.lifecycle import CLOSED_STATUSES
+from config.models import CityConfig
+from schemas.codec import DecodeError, decode
+from schemas.records import CaseEvent, Observation
+from streams import redis_keys as keys
+from streams.settings import settings
+from streams.topics import CASE_EVENTS
+
+__all__ = ["ensure_index", "find_or_create_batch", "forget_case", "rebuild_index"]
+
+log = logging.getLogger(__name__)
+# An observation's case assignment is kept this long (longer than any redelivery takes).
+ASSIGNMENT_TTL_S = 14 * 24 * 3600
+_index_checked_at = 0.0
+_INDEX_CHECK_EVERY_S = 1.0
+
+
+async def find_or_create_batch(
+    client: aioredis.Redis, city: CityConfig, observations: Sequence[Observation]
+) -> list[Match]:
+    """Assign each observation to a case, one atomic script call each, one round trip for all."""
+    pipe = client.pipeline(transaction=False)
+    for obs in observations:
+        kind = city.kind(obs.kind) if obs.kind in {k.id for k in city.case_kinds} else city.kind(city.default_kind)
+        group = dedupe_group(city, kind.id, obs.category, obs.reason)
+        pipe.eval(
+            FIND_OR_CREATE_LUA,
+            3,
+            keys.case_geo(group),
+            keys.case_seen(group),
+            keys.observation_case(obs.observation_id),
+            obs.lon,
+            obs.lat,
+            kind.radius_m,
+            obs.observed_at,
+            kind.window_h * 3600.0,
+            new_case_id(obs.observation_id),
+            ASSIGNMENT_TTL_S,
+        )
+    results = await pipe.execute()
+    matches = []
+    for raw in results:
+        case_id, outcome, opened = (x.decode() if isinstance(x, bytes) else str(x) for x in raw)
+        matches.append(Match(case_id, outcome, opened == "1"))
+    return matches
+
+
+def forget_case(pipe: Any, city: CityConfig, state: dict[str, Any]) -> None:
+    """Take a closed case out of the geo index: new reports there open a new case."""
+    group = dedupe_group(city, state["kind"], state["category"], state["reason"])
+    pipe.zrem(keys.case_geo(group), state["case_id"])
+    pipe.zrem(keys.case_seen(group), state["case_id"])
+
+
+async def ensure_index(client: aioredis.Redis, timeout_s: float = 120.0) -> None:
+    """Make sure the geo index exists; rebuild it from the case log if Redis lost it."""
+    global _index_checked_at
+    if time.monotonic() - _index_checked_at < _INDEX_CHECK_EVERY_S:
+        return
+    deadline = time.monotonic() + timeout_s
+    while not await client.exists(keys.CASE_INDEX_READY):
+        token = uuid.uuid4().hex
+        if await client.set(keys.CASE_INDEX_LOCK, token, nx=True, ex=int(timeout_s)):
+            try:
+                from streams.app import city
+
+                count = await rebuild_index(client, city(), settings.bootstrap_servers)
+                await client.set(keys.CASE_INDEX_READY, str(time.time()))
+                log.warning("case index rebuilt from %s: %d open cases", CASE_EVENTS.name, count)
+            finally:
+                with contextlib.suppress(Exception):
+                    if await client.get(keys.CASE_INDEX_LOCK) == token.encode():
+                        await client.delete(keys.CASE_INDEX_LOCK)
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError("another worker holds the index lock and has not finished rebuilding")
+        await asyncio.sleep(0.2)
+    _index_checked_at = time.monotonic()
+
+
+async def _read_case_log(bootstrap: str) -> dict[str, dict[str, Any]]:
+    """Latest state of every case, folded from the whole ``case-events`` topic."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    cases: dict[str, dict[str, Any]] = {}
+    try:
+        partitions = consumer.partitions_for_topic(CASE_EVENTS.name) or set()
+        if not partitions:
+            await consumer._client.force_metadata_update()  # fresh consumers may not have metadata yet
+            partitions = consumer.partitions_for_topic(CASE_EVENTS.name) or set()
+        tps = [TopicPartition(CASE_EVENTS.name, p) for p in partitions]
+        if not tps:
+            return cases
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        remaining = {tp for tp in tps if ends[tp] > 0}
+        while remaining:
+            batches = await consumer.getmany(*remaining, timeout_ms=1000)
+            for tp, records in batches.items():
+                for rec in records:
+                    _fold(cases, rec.value)
+                    if rec.offset + 1 >= ends[tp]:
+                        remaining.discard(tp)
+    finally:
+        await consumer.stop()
+    return cases
+
+
+def _fold(cases: dict[str, dict[str, Any]], raw: bytes | None) -> None:
+    try:
+        ev = decode(CaseEvent, raw)
+    except DecodeError:
+        return  # the case log is written by this product only; a bad record there was dead-lettered at birth
+    case = cases.setdefault(ev.case_id, {"observations": {}, "dispatch_no": 0, "last_seen": 0.0})
+    case.update(status=ev.status, kind=ev.kind, category=ev.category, reason=ev.reason, lat=ev.lat, lon=ev.lon)
+    case["dispatch_no"] = max(case["dispatch_no"], ev.dispatch_no)
+    obs_id = ev.detail.get("observation_id")
+    if obs_id:
+        case["observations"][obs_id] = ev.type == "opened"
+        case["last_seen"] = max(case["last_seen"], float(ev.detail.get("observed_at", ev.at)))
+
+
+async def rebuild_index(client: aioredis.Redis, city: CityConfig, bootstrap: str) -> int:
+    """Re-create geo index, merge windows, observation assignments and dispatch claims from the log."""
+    cases = await _read_case_log(bootstrap)
+    pipe = client.pipeline(transaction=False)
+    open_count = 0
+    for case_id, case in cases.items():
+        for obs_id, opened in case["observations"].items():
+            pipe.set(keys.observation_case(obs_id), f"{case_id}|{int(opened)}", ex=ASSIGNMENT_TTL_S)
+        for n in range(1, case["dispatch_no"] + 1):
+            pipe.set(keys.dispatch_claim(case_id, n), "sent")
+        if case["status"] in CLOSED_STATUSES:
+            continue
+        open_count += 1
+        group = dedupe_group(city, case["kind"], case["category"], case["reason"])
+        pipe.geoadd(keys.case_geo(group), (case["lon"], case["lat"], case_id))
+        pipe.zadd(keys.case_seen(group), {case_id: case["last_seen"]})
+    await pipe.execute()
+    return open_count

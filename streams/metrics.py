@@ -1,0 +1,70 @@
+"""Prometheus metrics of every stage, served at ``/metrics`` by each worker."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+__all__ = [
+    "CASES_MERGED",
+    "CASES_OPENED",
+    "CONSUMER_LAG",
+    "DEADLETTERS",
+    "DISPATCHES",
+    "EVENTS_IN",
+    "EVENTS_OUT",
+    "FRAME_TO_OBSERVATION",
+    "HOTLINE_TO_DISPATCH",
+    "LATENCY_BUCKETS",
+    "MODEL_SECONDS",
+    "OBSERVATION_TO_TASK",
+    "OPEN_CASES",
+    "REGISTRY",
+    "REMINDERS",
+    "SLA_BREACHES",
+    "STAGE_SECONDS",
+]
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+EVENTS_IN = Counter("cityops_events_in", "Records consumed, by topic", ["topic"], registry=REGISTRY)
+EVENTS_OUT = Counter("cityops_events_out", "Records produced, by topic", ["topic"], registry=REGISTRY)
+DEADLETTERS = Counter(
+    "cityops_deadletters", "Inputs sent to the dead-letter topic", ["stage", "error_type"], registry=REGISTRY
+)
+STAGE_SECONDS = Histogram(
+    "cityops_stage_seconds", "Time one stage spends on one record", ["stage"],
+    buckets=LATENCY_BUCKETS, registry=REGISTRY,
+)
+MODEL_SECONDS = Histogram(
+    "cityops_model_seconds", "Inference time per batch, by model", ["model"],
+    buckets=LATENCY_BUCKETS, registry=REGISTRY,
+)
+HOTLINE_TO_DISPATCH = Histogram(
+    "cityops_hotline_to_dispatch_seconds", "Complaint received -> dispatch task produced",
+    buckets=LATENCY_BUCKETS, registry=REGISTRY,
+)
+OBSERVATION_TO_TASK = Histogram(
+    "cityops_observation_to_task_seconds", "Observation ingested -> dispatch task produced",
+    buckets=LATENCY_BUCKETS, registry=REGISTRY,
+)
+FRAME_TO_OBSERVATION = Histogram(
+    "cityops_frame_to_observation_seconds", "Frame captured -> observation produced",
+    buckets=LATENCY_BUCKETS, registry=REGISTRY,
+)
+EVENT_TO_ALERT = Histogram(
+    "cityops_event_to_alert_seconds", "First report's event time -> operator alert produced",
+    buckets=LATENCY_BUCKETS, registry=REGISTRY,
+)
+CASES_OPENED = Counter("cityops_cases_opened", "Cases opened, by kind", ["kind"], registry=REGISTRY)
+CASES_MERGED = Counter("cityops_cases_merged", "Observations merged into an open case", ["kind"], registry=REGISTRY)
+DISPATCHES = Counter(
+    "cityops_dispatches", "Dispatch decisions, by outcome (auto/triage) and source", ["outcome", "source"],
+    registry=REGISTRY,
+)
+REMINDERS = Counter("cityops_sla_reminders", "SLA reminders and escalations", ["type"], registry=REGISTRY)
+SLA_BREACHES = Counter("cityops_sla_breaches", "Cases past their deadline, by kind", ["kind"], registry=REGISTRY)
+OPEN_CASES = Gauge("cityops_open_cases", "Open cases held by this worker, by kind", ["kind"], registry=REGISTRY)
+CONSUMER_LAG = Gauge(
+    "cityops_consumer_lag", "Records not yet consumed, by topic", ["topic"], registry=REGISTRY
+)

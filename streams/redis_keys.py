@@ -1,0 +1,76 @@
+"""Names of everything the product keeps in Redis: derived state that the log can rebuild."""
+
+from __future__ import annotations
+
+__all__ = [
+    "ALERTS_CHANNEL",
+    "ALERTS_RECENT",
+    "CASES_UPDATED",
+    "CASE_INDEX_LOCK",
+    "CASE_INDEX_READY",
+    "PREFIX",
+    "case_doc",
+    "case_geo",
+    "case_seen",
+    "cases_by_status",
+    "dispatch_claim",
+    "evidence",
+    "observation_case",
+    "tasks_of",
+]
+
+PREFIX = "cityops:"
+# Pub/sub channel every worker publishes alerts to; any web worker fans them out to its clients.
+ALERTS_CHANNEL = PREFIX + "alerts"
+# Capped list of the latest alerts (JSON), newest first, for a console that just connected.
+ALERTS_RECENT = PREFIX + "alerts:recent"
+# Set when the geo index of open cases has been rebuilt from the case log.
+CASE_INDEX_READY = PREFIX + "cases:index-ready"
+
+
+def case_geo(group: str) -> str:
+    """GEO set of open cases of one dedupe group (a case kind, or kind:reason for general ones)."""
+    return f"{PREFIX}geo:{group}"
+
+
+def case_doc(case_id: str) -> str:
+    """JSON document of one case as the console shows it (latest state + timeline)."""
+    return f"{PREFIX}case:{case_id}"
+
+
+def cases_by_status(status: str) -> str:
+    """Sorted set of case ids in one status, scored by last update time."""
+    return f"{PREFIX}cases:status:{status}"
+
+
+def observation_case(observation_id: str) -> str:
+    """Which case an observation went to: makes redelivered observations idempotent."""
+    return f"{PREFIX}obs:{observation_id}"
+
+
+def dispatch_claim(case_id: str, dispatch_no: int) -> str:
+    """Idempotency key of one dispatch of one case: at most one task is ever produced for it."""
+    return f"{PREFIX}dispatch:{case_id}:{dispatch_no}"
+
+
+def evidence(observation_id: str) -> str:
+    """JPEG evidence snapshot (people blurred) of one camera observation; expires with the case window."""
+    return f"{PREFIX}evidence:{observation_id}"
+
+
+def tasks_of(department: str) -> str:
+    """Hash task_id -> task JSON: one department's board."""
+    return f"{PREFIX}tasks:{department}"
+
+
+# Every case id, scored by last update time: the console's default listing.
+CASES_UPDATED = PREFIX + "cases:updated"
+
+
+def case_seen(group: str) -> str:
+    """Sorted set case_id -> time of its latest report, per dedupe group (the merge window)."""
+    return f"{PREFIX}seen:{group}"
+
+
+# Lock held by the one worker that rebuilds the geo index from the case log.
+CASE_INDEX_LOCK = PREFIX + "cases:index-lock"

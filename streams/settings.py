@@ -1,0 +1,43 @@
+"""Where the product finds its broker, Redis, city and web port: environment first, then defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["REPO_ROOT", "Settings", "settings"]
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    kafka_url: str
+    redis_url: str
+    city: str
+    web_host: str
+    web_port: int
+    data_dir: Path
+    worker_id: str
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """``host:port[,host:port]`` for aiokafka, from a ``kafka://`` URL."""
+        return ",".join(part.removeprefix("kafka://") for part in self.kafka_url.split(";"))
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        env = os.environ
+        return cls(
+            kafka_url=env.get("CITYOPS_KAFKA_URL", "kafka://127.0.0.1:9092"),
+            redis_url=env.get("CITYOPS_REDIS_URL", "redis://127.0.0.1:6379/0"),
+            city=env.get("CITYOPS_CITY", "spb"),
+            web_host=env.get("CITYOPS_WEB_HOST", "127.0.0.1"),
+            web_port=int(env.get("CITYOPS_WEB_PORT", "6066")),
+            data_dir=Path(env.get("CITYOPS_DATA_DIR", str(REPO_ROOT / ".cityops"))),
+            worker_id=env.get("CITYOPS_WORKER_ID", f"worker-{os.getpid()}"),
+        )
+
+
+settings = Settings.from_env()
