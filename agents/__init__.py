@@ -16,6 +16,8 @@ STAGES = [
     "agents.hotline",
     "agents.cases",
     "agents.dispatch",
+    "agents.field",
+    "agents.sla",
 ]
 
 

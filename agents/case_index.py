@@ -1,5 +1,8 @@
 """The Redis geo index of open cases: atomic find-or-create, and its rebuild from the case log.
 
+The rebuild also restores what the console reads (case documents, status sets,
+SLA deadlines), so a Redis that lost everything comes back whole from Kafka.
+
 Redis is derived state. When it comes back empty (flushed, restarted without
 persistence), the first worker to notice takes a lock, reads ``case-events``
 from the beginning, and puts every case that is still open back into the
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 import uuid
@@ -22,8 +26,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from agents.logic.dedupe import FIND_OR_CREATE_LUA, Match, dedupe_group, new_case_id
 from agents.logic.lifecycle import CLOSED_STATUSES
+from agents.logic.sla import ACTIVE_STATUSES as SLA_ACTIVE
 from config.models import CityConfig
-from schemas.codec import DecodeError, decode
+from schemas.codec import DecodeError, decode, to_dict
 from schemas.records import CaseEvent, Observation
 from streams import redis_keys as keys
 from streams.settings import settings
@@ -35,6 +40,8 @@ log = logging.getLogger(__name__)
 # An observation's case assignment is kept this long (longer than any redelivery takes).
 ASSIGNMENT_TTL_S = 14 * 24 * 3600
 _index_checked_at = 0.0
+TIMELINE_FIELDS = ("event_id", "type", "at", "status", "department", "detail")
+TIMELINE_KEEP = 100
 _INDEX_CHECK_EVERY_S = 1.0
 
 
@@ -135,13 +142,29 @@ def _fold(cases: dict[str, dict[str, Any]], raw: bytes | None) -> None:
         ev = decode(CaseEvent, raw)
     except DecodeError:
         return  # the case log is written by this product only; a bad record there was dead-lettered at birth
-    case = cases.setdefault(ev.case_id, {"observations": {}, "dispatch_no": 0, "last_seen": 0.0})
+    case = cases.setdefault(ev.case_id, {"observations": {}, "dispatch_no": 0, "last_seen": 0.0, "doc": {
+        "observations": [], "timeline": []}})
     case.update(status=ev.status, kind=ev.kind, category=ev.category, reason=ev.reason, lat=ev.lat, lon=ev.lon)
     case["dispatch_no"] = max(case["dispatch_no"], ev.dispatch_no)
+    doc = case["doc"]
+    event = to_dict(ev)
+    doc.update({k: v for k, v in event.items() if k not in ("detail", "type", "event_id", "at", "schema_version")})
+    doc["updated_at"] = ev.at
+    doc["timeline"] = [*doc["timeline"], {k: event[k] for k in TIMELINE_FIELDS}][-TIMELINE_KEEP:]
     obs_id = ev.detail.get("observation_id")
     if obs_id:
         case["observations"][obs_id] = ev.type == "opened"
         case["last_seen"] = max(case["last_seen"], float(ev.detail.get("observed_at", ev.at)))
+        if ev.type in ("opened", "merged", "reopened"):
+            doc["observations"].append({"at": ev.at, **ev.detail})
+        camera = ev.detail.get("camera_id")
+        if camera and camera not in doc.setdefault("cameras", []):
+            doc["cameras"].append(camera)
+    # What the SLA timers read: when it was resolved, and which deadline was already reminded/escalated.
+    if ev.type == "resolved":
+        doc["resolved_at"] = ev.at
+    elif ev.type in ("reminder", "escalated"):
+        doc["reminded" if ev.type == "reminder" else "escalated"] = ev.sla_deadline
 
 
 async def rebuild_index(client: aioredis.Redis, city: CityConfig, bootstrap: str) -> int:
@@ -150,6 +173,12 @@ async def rebuild_index(client: aioredis.Redis, city: CityConfig, bootstrap: str
     pipe = client.pipeline(transaction=False)
     open_count = 0
     for case_id, case in cases.items():
+        doc = case["doc"]
+        pipe.set(keys.case_doc(case_id), json.dumps(doc, ensure_ascii=False))
+        pipe.zadd(keys.cases_by_status(doc["status"]), {case_id: doc["updated_at"]})
+        pipe.zadd(keys.CASES_UPDATED, {case_id: doc["updated_at"]})
+        if doc["status"] in SLA_ACTIVE and doc.get("sla_deadline"):
+            pipe.zadd(keys.SLA_DEADLINES, {case_id: doc["sla_deadline"]})
         for obs_id, opened in case["observations"].items():
             pipe.set(keys.observation_case(obs_id), f"{case_id}|{int(opened)}", ex=ASSIGNMENT_TTL_S)
         for n in range(1, case["dispatch_no"] + 1):

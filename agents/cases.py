@@ -23,8 +23,9 @@ from typing import Any
 
 import faust
 
-from agents.case_index import ensure_index, find_or_create_batch, forget_case
+from agents.case_index import TIMELINE_FIELDS, TIMELINE_KEEP, ensure_index, find_or_create_batch, forget_case
 from agents.logic.lifecycle import CLOSED_STATUSES, apply
+from agents.logic.sla import ACTIVE_STATUSES as SLA_ACTIVE
 from schemas.codec import DecodeError, decode, to_dict
 from schemas.records import SCHEMA_VERSION, CaseCommand, CaseEvent, Observation
 from streams import redis_keys as keys
@@ -36,7 +37,6 @@ __all__ = ["cases_table", "merge_observations", "run_cases"]
 
 BATCH = 500
 BATCH_WAIT_S = 0.01
-_TIMELINE_KEEP = 100
 
 # Raw str keys + the producer's partitioner put a case's changelog record in the same partition as its
 # case-commands key, so the worker that owns a case's commands also owns (and recovers) its state.
@@ -133,15 +133,19 @@ async def project_cases(projections: dict[str, tuple[dict[str, Any], list[dict[s
         for ev in events:
             if ev["event_id"] in seen:
                 continue
-            doc["timeline"].append({k: ev[k] for k in ("event_id", "type", "at", "status", "department", "detail")})
+            doc["timeline"].append({k: ev[k] for k in TIMELINE_FIELDS})
             if ev["type"] in ("opened", "merged", "reopened") and "observation_id" in ev["detail"]:
                 doc["observations"].append({"at": ev["at"], **ev["detail"]})
-        doc["timeline"] = doc["timeline"][-_TIMELINE_KEEP:]
+        doc["timeline"] = doc["timeline"][-TIMELINE_KEEP:]
         pipe.set(keys.case_doc(case_id), json.dumps(doc, ensure_ascii=False))
         for status_key in {keys.cases_by_status(s) for s in _ALL_STATUSES}:
             pipe.zrem(status_key, case_id)
         pipe.zadd(keys.cases_by_status(state["status"]), {case_id: state["updated_at"]})
         pipe.zadd(keys.CASES_UPDATED, {case_id: state["updated_at"]})
+        if state["status"] in SLA_ACTIVE and state["sla_deadline"]:
+            pipe.zadd(keys.SLA_DEADLINES, {case_id: state["sla_deadline"]})
+        else:
+            pipe.zrem(keys.SLA_DEADLINES, case_id)
         if state["status"] in CLOSED_STATUSES:
             forget_case(pipe, city(), state)
     await pipe.execute()

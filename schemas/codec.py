@@ -10,7 +10,6 @@ code makes cannot drift apart.
 import json
 import types
 import typing
-from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -110,9 +109,15 @@ def _nested(cls: type[faust.Record], seen: dict[str, type[faust.Record]]) -> Non
             _nested(inner, seen)
 
 
-@cache
+_SCHEMAS: dict[type[faust.Record], dict[str, Any]] = {}
+_VALIDATORS: dict[type[faust.Record], Any] = {}
+_NESTED: dict[type[faust.Record], dict[str, type[faust.Record]]] = {}
+
+
 def json_schema(cls: type[faust.Record]) -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of one record class, nested records under ``$defs``."""
+    if cls in _SCHEMAS:
+        return _SCHEMAS[cls]
     schema: dict[str, Any] = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": f"https://cityops.dev/schemas/v{SCHEMA_VERSION}/{cls.__name__}.json",
@@ -123,23 +128,26 @@ def json_schema(cls: type[faust.Record]) -> dict[str, Any]:
     _nested(cls, nested)
     if nested:
         schema["$defs"] = {name: _record_schema(sub) for name, sub in sorted(nested.items())}
+    _SCHEMAS[cls] = schema
     return schema
 
 
-@cache
 def _validator(cls: type[faust.Record]) -> Any:
-    return fastjsonschema.compile(json_schema(cls))
+    if cls not in _VALIDATORS:
+        _VALIDATORS[cls] = fastjsonschema.compile(json_schema(cls))
+    return _VALIDATORS[cls]
 
 
-@cache
 def _record_fields(cls: type[faust.Record]) -> dict[str, type[faust.Record]]:
     """Fields of ``cls`` that hold a nested record, with that record's class."""
-    nested = {}
-    for name, tp in typing.get_type_hints(cls).items():
-        inner, _ = _unwrap_optional(tp)
-        if isinstance(inner, type) and issubclass(inner, faust.Record):
-            nested[name] = inner
-    return nested
+    if cls not in _NESTED:
+        nested = {}
+        for name, tp in typing.get_type_hints(cls).items():
+            inner, _ = _unwrap_optional(tp)
+            if isinstance(inner, type) and issubclass(inner, faust.Record):
+                nested[name] = inner
+        _NESTED[cls] = nested
+    return _NESTED[cls]
 
 
 def _build(cls: type[R], data: dict[str, Any]) -> R:

@@ -26,6 +26,7 @@ __all__ = [
     "CaseCommand",
     "CaseEvent",
     "DeadLetter",
+    "Digest",
     "DispatchTask",
     "FieldUpdate",
     "HotlineEvent",
@@ -227,6 +228,22 @@ class Alert(faust.Record, serializer="json"):
     status: str = ""
 
 
+class Digest(faust.Record, serializer="json"):
+    """Unresolved cases of one district, sent to its head weekly (topic ``digests``, key district)."""
+
+    schema_version: int
+    digest_id: str
+    district: str
+    period_start: float
+    period_end: float
+    generated_at: float
+    unresolved: int
+    overdue: int
+    by_kind: typing.Dict[str, int] = {}  # noqa: UP006,RUF012
+    by_department: typing.Dict[str, int] = {}  # noqa: UP006,RUF012
+    oldest_case_ids: typing.List[str] = []  # noqa: UP006,RUF012
+
+
 class DeadLetter(faust.Record, serializer="json"):
     """An input a stage could not use, with the original bytes (topic ``deadletter``, key stage)."""
 
@@ -252,6 +269,7 @@ ALL_RECORDS: tuple[type[faust.Record], ...] = (
     DispatchTask,
     Alert,
     FieldUpdate,
+    Digest,
     DeadLetter,
 )
 
@@ -306,5 +324,6 @@ FIELD_RULES: dict[str, dict[str, dict[str, Any]]] = {
         "update_id": _ID,
         "note": {"maxLength": 5000},
     },
+    "Digest": {"unresolved": {"minimum": 0}, "overdue": {"minimum": 0}},
     "DeadLetter": {},
 }

@@ -47,7 +47,7 @@ def _labels(city_id: str) -> tuple[dict[str, str], dict[str, str]]:
 def show_cases(client: redis.Redis, city_id: str, count: int = 5) -> None:
     """A few recently dispatched cases, with what was understood and where they went."""
     nodes, departments = _labels(city_id)
-    ids = client.zrevrange(keys.cases_by_status("dispatched"), 0, count - 1)
+    ids: list[bytes] = client.zrevrange(keys.cases_by_status("dispatched"), 0, count - 1)  # type: ignore[assignment]
     for raw_id in ids:
         raw = client.get(keys.case_doc(raw_id.decode()))
         if not raw:

@@ -7,10 +7,12 @@ __all__ = [
     "ALERTS_RECENT",
     "CASES_UPDATED",
     "CASE_INDEX_LOCK",
+    "SLA_DEADLINES",
     "CASE_INDEX_READY",
     "PREFIX",
     "case_doc",
     "case_geo",
+    "camera_last_frame",
     "case_seen",
     "cases_by_status",
     "dispatch_claim",
@@ -74,3 +76,12 @@ def case_seen(group: str) -> str:
 
 # Lock held by the one worker that rebuilds the geo index from the case log.
 CASE_INDEX_LOCK = PREFIX + "cases:index-lock"
+
+
+def camera_last_frame(camera_id: str) -> str:
+    """Capture time of the latest frame the vision stage processed from one camera (for verification)."""
+    return f"{PREFIX}camera:{camera_id}:last-frame"
+
+
+# Sorted set case_id -> SLA deadline of cases a department is on the clock for.
+SLA_DEADLINES = PREFIX + "sla:deadlines"

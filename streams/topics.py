@@ -17,6 +17,7 @@ from schemas.records import (
     CaseCommand,
     CaseEvent,
     DeadLetter,
+    Digest,
     DispatchTask,
     FieldUpdate,
     HotlineEvent,
@@ -29,6 +30,7 @@ __all__ = [
     "CASE_COMMANDS",
     "CASE_EVENTS",
     "DEADLETTER",
+    "DIGESTS",
     "DISPATCH_TASKS",
     "FIELD_UPDATES",
     "HEARTBEATS",
@@ -94,6 +96,9 @@ FIELD_UPDATES = TopicSpec(
 DEADLETTER = TopicSpec(
     "deadletter", "stage", DeadLetter, 30 * DAY_MS, "Unusable inputs: original bytes, stage, reason"
 )
+DIGESTS = TopicSpec(
+    "digests", "district", Digest, 365 * DAY_MS, "Weekly unresolved-case digests per district"
+)
 HEARTBEATS = TopicSpec(
     "heartbeats", "worker", None, HOUR_MS, "Each worker's canary: proves it really consumes (readiness)"
 )
@@ -110,6 +115,7 @@ TOPICS: dict[str, TopicSpec] = {
         ALERTS,
         FIELD_UPDATES,
         DEADLETTER,
+        DIGESTS,
         HEARTBEATS,
     )
 }

@@ -108,6 +108,11 @@ class Stack:
         records = self.read(topic, until=enough, timeout_s=timeout_s, since=since)
         return [d for d in (json.loads(r.value) for r in records) if count_where(d)]
 
+    def read_all_json(self, topic: str, where: Callable[[dict[str, Any]], bool],
+                      since: dict[int, int] | None = None) -> list[dict[str, Any]]:
+        """Every record of ``topic`` up to its current end (as JSON) that matches ``where``."""
+        return [d for d in (json.loads(r.value) for r in self.read(topic, since=since)) if where(d)]
+
     def get_json(self, path: str) -> Any:
         with urllib.request.urlopen(self.web_url + path, timeout=10) as resp:
             return json.loads(resp.read())

@@ -1,0 +1,88 @@
+"""SLA stage: reminders before deadlines, escalations after, verification and closing, weekly digests.
+
+Timers on the leader worker read the deadlines the case stage keeps in Redis
+(:data:`streams.redis_keys.SLA_DEADLINES`) and the resolved cases, decide with
+:mod:`agents.logic.sla`, and send commands to the case stage, which turns them
+into ``reminder`` / ``escalated`` / ``verified`` / ``closed`` events. Every
+command id is deterministic, so a timer that runs twice asks once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from typing import Any
+
+from agents.logic.sla import district_digests, due_actions
+from schemas.records import SCHEMA_VERSION, CaseCommand, Digest
+from streams import redis_keys as keys
+from streams.app import app, city, produce, redis
+from streams.metrics import REMINDERS, SLA_BREACHES
+from streams.topics import CASE_COMMANDS, DIGESTS
+
+__all__ = ["check_deadlines", "send_digests"]
+
+SLA_INTERVAL_S = float(os.environ.get("CITYOPS_SLA_INTERVAL_S", "15"))
+DIGEST_INTERVAL_S = float(os.environ.get("CITYOPS_DIGEST_INTERVAL_S", str(7 * 24 * 3600)))
+_LOOKAHEAD_S = 7 * 24 * 3600  # longer than any reminder lead time
+
+
+async def _docs(case_ids: list[bytes]) -> list[dict[str, Any]]:
+    if not case_ids:
+        return []
+    raws = await redis().mget([keys.case_doc(c.decode()) for c in case_ids])
+    return [json.loads(r) for r in raws if r]
+
+
+async def _camera_frames(cases: list[dict[str, Any]]) -> dict[str, float]:
+    cameras = sorted({c for case in cases for c in case.get("cameras") or []})
+    if not cameras:
+        return {}
+    values = await redis().mget([keys.camera_last_frame(c) for c in cameras])
+    return {c: float(v) for c, v in zip(cameras, values, strict=True) if v}
+
+
+async def check_deadlines(now: float) -> int:
+    """Send every due SLA command; returns how many were sent."""
+    client = redis()
+    due = await client.zrangebyscore(keys.SLA_DEADLINES, "-inf", now + _LOOKAHEAD_S)
+    resolved = await client.zrange(keys.cases_by_status("resolved"), 0, -1)
+    cases = await _docs(list(dict.fromkeys([*due, *resolved])))
+    frames = await _camera_frames(cases)
+    pending = []
+    for case in cases:
+        for action in due_actions(case, city(), now, frames):
+            REMINDERS.labels(action.what).inc()
+            if action.what == "escalate":
+                SLA_BREACHES.labels(case["kind"]).inc()
+            command = CaseCommand(
+                schema_version=SCHEMA_VERSION, command_id=action.command_id, case_id=action.case_id,
+                type="verify" if action.what == "verify" else "sla", at=now, detail=action.detail,
+            )
+            pending.append(await produce(CASE_COMMANDS, action.case_id, command))
+    await asyncio.gather(*pending)
+    return len(pending)
+
+
+async def send_digests(now: float) -> int:
+    """One digest per district of the cases still unresolved; returns how many were sent."""
+    client = redis()
+    ids: list[bytes] = await client.zrange(keys.CASES_UPDATED, 0, -1)  # type: ignore[assignment]
+    cases = await _docs(ids)
+    pending = []
+    for digest in district_digests(cases, now, DIGEST_INTERVAL_S):
+        pending.append(await produce(DIGESTS, digest["district"], Digest(schema_version=SCHEMA_VERSION, **digest)))
+    await asyncio.gather(*pending)
+    return len(pending)
+
+
+@app.timer(interval=SLA_INTERVAL_S, on_leader=True)
+async def sla_timer() -> None:
+    await check_deadlines(time.time())
+
+
+@app.timer(interval=DIGEST_INTERVAL_S, on_leader=True)
+async def digest_timer() -> None:
+    await send_digests(time.time())

@@ -1,0 +1,176 @@
+"""Cases through the real broker and Redis: merge across sources, field loop, Redis loss, races, SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from typing import Any
+
+from schemas.codec import encode
+from schemas.records import FieldUpdate, Observation
+
+from .conftest import Stack
+
+NEVSKY = (59.9343, 30.3351)
+
+
+def observation(n: int, lat: float, lon: float, source: str = "hotline", kind: str = "garbage", tag: str = "",
+                camera: str = "") -> Observation:
+    return Observation(
+        schema_version=1, observation_id=f"{source}:{tag or uuid.uuid4().hex[:8]}-{n}", source=source,
+        source_id=str(n), observed_at=time.time(), ingested_at=time.time(), kind=kind,
+        category="c.sanitarnoe_sostoyanie", reason="", lat=lat, lon=lon, district="tsentralnyy", confidence=0.91,
+        text=f"garbage report {n}" if source != "camera" else "", camera_id=camera,
+    )
+
+
+def offset_meters(lat: float, lon: float, north_m: float) -> tuple[float, float]:
+    return lat + north_m / 111_195.0, lon
+
+
+def attached(stack: Stack, ids: set[str], since: dict[int, int], timeout_s: float = 90) -> dict[str, set[str]]:
+    """observation id -> case ids it was attached to (opened/merged/reopened events)."""
+    events = stack.read_json("case-events", lambda d: d["detail"].get("observation_id") in ids, len(ids),
+                             since=since, timeout_s=timeout_s)
+    out: dict[str, set[str]] = defaultdict(set)
+    for ev in events:
+        out[ev["detail"]["observation_id"]].add(ev["case_id"])
+    return out
+
+
+def test_camera_and_calls_about_one_pile_are_one_case_with_one_task(stack: Stack) -> None:
+    lat, lon = offset_meters(*NEVSKY, 300)
+    tag = uuid.uuid4().hex[:8]
+    obs = [observation(0, lat, lon, "camera", tag=tag, camera="cam-nevsky-01")]
+    obs += [observation(i, *offset_meters(lat, lon, 10 * i), tag=tag) for i in range(1, 4)]  # within 30 m
+    far = observation(9, *offset_meters(lat, lon, 400), tag=tag)
+    since = stack.offsets("case-events")
+    tasks_since = stack.offsets("dispatch-tasks")
+    stack.send_many("observations", [(o.observation_id, encode(o)) for o in [*obs, far]])
+    cases = attached(stack, {o.observation_id for o in [*obs, far]}, since)
+    assert len({c for o in obs for c in cases[o.observation_id]}) == 1  # four reports, one case
+    (case_id,) = cases[obs[0].observation_id]
+    assert cases[far.observation_id] != {case_id}
+    doc = json.loads(stack.redis.get(f"cityops:case:{case_id}"))
+    assert doc["reports"] == 4 and doc["priority"] == "high" and doc["sources"] == {"camera": 1, "hotline": 3}
+    time.sleep(3)
+    tasks = stack.read_all_json("dispatch-tasks", lambda d: d["case_id"] == case_id, since=tasks_since)
+    assert len(tasks) <= 1  # dispatched once (or sent to triage), never per report
+
+
+def test_field_loop_acknowledge_resolve_and_wrong_department(stack: Stack) -> None:
+    lat, lon = offset_meters(*NEVSKY, 900)
+    o = observation(1, lat, lon, kind="street_vending")  # a routing rule sends vending to one department
+    since = {t: stack.offsets(t) for t in ("case-events", "dispatch-tasks", "deadletter")}
+    stack.send("observations", o.observation_id, encode(o))
+    (task,) = stack.read_json("dispatch-tasks", lambda d: d["kind"] == "street_vending"
+                              and d["first_observed_at"] == o.observed_at, 1, since=since["dispatch-tasks"])
+    case_id, dept = task["case_id"], task["department"]
+
+    def update(action: str, department: str = dept) -> tuple[str, bytes]:
+        u = FieldUpdate(schema_version=1, update_id=uuid.uuid4().hex, case_id=case_id, action=action,
+                        at=time.time(), department=department, crew_id="crew-3", task_id=task["task_id"],
+                        note=f"{action} by crew-3")
+        return case_id, encode(u)
+
+    other = "org.spb_gku_zha_nevskogo_rayona"
+    stack.send_many("field-updates", [update("acknowledge"), update("resolve", other), update("resolve"),
+                                      update("frobnicate")])
+    events = stack.read_json("case-events", lambda d: d["case_id"] == case_id
+                             and d["type"] in ("acknowledged", "resolved"), 2, since=since["case-events"])
+    assert [e["type"] for e in events] == ["acknowledged", "resolved"]
+    letters = stack.read_json("deadletter", lambda d: d["stage"] in ("cases", "field"), 2,
+                              since=since["deadletter"])
+    reasons = " | ".join(d["reason"] for d in letters)
+    assert "does not hold case" in reasons and "action" in reasons
+
+
+def test_redis_flushed_index_is_rebuilt_from_the_case_log(stack: Stack) -> None:
+    lat, lon = offset_meters(*NEVSKY, 1500)
+    first = observation(1, lat, lon)
+    since = stack.offsets("case-events")
+    tasks_since = stack.offsets("dispatch-tasks")
+    stack.send("observations", first.observation_id, encode(first))
+    (case_id,) = attached(stack, {first.observation_id}, since)[first.observation_id]
+    stack.read_json("case-commands", lambda d: d["case_id"] == case_id and d["type"] in ("dispatched", "triaged"),
+                    1)
+    stack.redis.flushall()
+    time.sleep(1.5)
+    again = observation(2, *offset_meters(lat, lon, 15))
+    stack.send_many("observations", [(again.observation_id, encode(again)),
+                                     (first.observation_id, encode(first))])  # and a redelivery of the first
+    cases = attached(stack, {again.observation_id}, since)
+    assert cases[again.observation_id] == {case_id}  # merged into the case Redis had forgotten
+    assert stack.redis.exists("cityops:cases:index-ready")
+    time.sleep(3)
+    tasks = stack.read_all_json("dispatch-tasks", lambda d: d["case_id"] == case_id, since=tasks_since)
+    assert len(tasks) <= 1  # the rebuilt dispatch claims stop a second task
+
+
+def _attachments(stack: Stack, ids: set[str], since: dict[int, int]) -> Counter[str]:
+    records = stack.read_json("case-events", lambda d: d["detail"].get("observation_id") in ids
+                              and d["type"] in ("opened", "merged", "reopened"), len(ids), since=since,
+                              timeout_s=180)
+    pairs = {(r["detail"]["observation_id"], r["case_id"]) for r in records}
+    return Counter(obs for obs, _ in pairs)
+
+
+def test_two_workers_racing_on_one_place_open_one_case(own_stack: Callable[..., Stack]) -> None:
+    stack = own_stack(workers=2)
+    lat, lon = NEVSKY
+    tag = uuid.uuid4().hex[:6]
+    obs = [observation(i, *offset_meters(lat, lon, i % 5), tag=tag) for i in range(60)]
+    assert len({hash(o.observation_id) % 4 for o in obs}) > 1
+    since = stack.offsets("case-events")
+    stack.send_many("observations", [(o.observation_id, encode(o)) for o in obs])
+    cases = attached(stack, {o.observation_id for o in obs}, since, timeout_s=180)
+    assert len({c for ids in cases.values() for c in ids}) == 1
+
+
+def test_worker_killed_mid_stream_loses_nothing_and_doubles_nothing(own_stack: Callable[..., Stack]) -> None:
+    stack = own_stack(workers=1)
+    tag = uuid.uuid4().hex[:6]
+    places = [offset_meters(*NEVSKY, 200 * p) for p in range(25)]
+    obs = [observation(i, *places[i % len(places)], tag=tag, kind=("garbage", "street_vending")[i % 2])
+           for i in range(400)]
+    since = {t: stack.offsets(t) for t in ("case-events", "dispatch-tasks", "case-commands")}
+    feed_done = threading.Event()
+
+    def feed() -> None:
+        for start in range(0, len(obs), 20):
+            stack.send_many("observations", [(o.observation_id, encode(o)) for o in obs[start:start + 20]])
+            time.sleep(0.05)
+        feed_done.set()
+
+    threading.Thread(target=feed, daemon=True).start()
+    # Kill once the worker is visibly in the middle of the stream.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        seen = stack.read("case-events", since=since["case-events"], timeout_s=2)
+        if len(seen) > 40:
+            break
+        time.sleep(0.2)
+    stack.kill("worker-1")
+    feed_done.wait(60)
+    stack.start_worker("worker-1b")
+    stack.wait_ready()
+
+    ids = {o.observation_id for o in obs}
+    per_obs = _attachments(stack, ids, since["case-events"])
+    assert set(per_obs) == ids, f"lost: {len(ids - set(per_obs))}"
+    assert max(per_obs.values()) == 1, "an observation ended in two cases"
+    case_ids = {r["case_id"] for r in stack.read_all_json(
+        "case-events", lambda d: d["detail"].get("observation_id") in ids, since=since["case-events"])}
+    decided = stack.read_json("case-commands", lambda d: d["case_id"] in case_ids
+                              and d["type"] in ("dispatched", "triaged"), len(case_ids),
+                              since=since["case-commands"], timeout_s=90)
+    assert {d["case_id"] for d in decided} == case_ids  # every case got its dispatch decision
+    tasks: list[dict[str, Any]] = stack.read_all_json("dispatch-tasks", lambda d: d["case_id"] in case_ids,
+                                                      since=since["dispatch-tasks"])
+    per_task = Counter(t["task_id"] for t in tasks)
+    assert per_task and max(per_task.values()) == 1, f"duplicated tasks: {[k for k, v in per_task.items() if v > 1]}"
+    assert len({t["case_id"] for t in tasks}) == len(tasks)  # one dispatch per case
