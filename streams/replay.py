@@ -40,7 +40,7 @@ def _rows(path: Path) -> Iterator[dict[str, Any]]:
 
 def _epoch(text: str) -> float:
     for fmt in ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S",
-                "%Y/%m/%d %H:%M:%S"):
+                "%Y/%m/%d %H:%M:%S", "%m/%d/%Y %I:%M:%S %p"):
         try:
             return datetime.strptime(text, fmt).replace(tzinfo=UTC).timestamp()
         except ValueError:

@@ -10,15 +10,27 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import Any
 
-__all__ = ["COMMAND_MODULES", "main"]
+__all__ = ["COMMAND_MODULES", "command_group", "main"]
 
 COMMAND_MODULES = [
     "streams.cli.run",
     "streams.cli.replay",
     "streams.cli.bench",
     "streams.cli.city",
+    "streams.cli.cases",
 ]
+
+
+def command_group(sub: Any, name: str, help_text: str) -> Any:
+    """The sub-command group ``name`` (``eval``, ``bench``) shared by several modules: found or created."""
+    parser = sub.choices.get(name)
+    if parser is None:
+        parser = sub.add_parser(name, help=help_text)
+        parser.add_subparsers(dest=name, required=True, metavar="WHAT")
+    # argparse has no public accessor for a parser's sub-command action.
+    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from streams.bench import run_hotline_bench, write_histogram
+from streams.cli import command_group
 from streams.client import StackInfo
 from streams.replay import SPB_FILE
 from streams.settings import settings
@@ -52,9 +53,7 @@ def cmd_bench_hotline(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("bench", help="benchmarks of the running pipeline (hotline; vision and cases when built)")
-    bench = p.add_subparsers(dest="bench", required=True, metavar="WHAT")
-    h = bench.add_parser("hotline", help="N real complaints end to end, vs raw aiokafka consume of the same broker")
+    h = command_group(sub, "bench", "benchmarks (figures and ratios measured in one run)").add_parser("hotline", help="N real complaints end to end, vs raw aiokafka consume of the same broker")
     h.add_argument("--n", type=int, default=2000, help="complaints to push (default 2000)")
     h.add_argument("--data", default=None, help="appeals file (default: ../shared SPb appeals)")
     h.add_argument("--json", action="store_true", help="print the result as JSON")

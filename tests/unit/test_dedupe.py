@@ -38,3 +38,20 @@ def test_redelivered_observation_gets_its_first_answer() -> None:
     a = find_or_create(sites, assigned, "o1", 59.9, 30.3, 0.0, radius_m=50, window_s=3600)
     b = find_or_create(sites, assigned, "o1", 59.9, 30.3, 0.0, radius_m=50, window_s=3600)
     assert b == Match(a.case_id, "dup", True) and len(sites) == 1
+
+
+def test_grid_replay_agrees_with_the_reference_rule() -> None:
+    import random
+
+    from agents.logic.dedupe_eval import Report, replay
+
+    rng = random.Random(7)
+    reports = [Report(f"r{i}", "garbage", "garbage", 59.9 + rng.uniform(0, 0.003), 30.3 + rng.uniform(0, 0.006),
+                      i * 600.0) for i in range(400)]
+    result = replay(reports, {"garbage": (50.0, 4 * 3600.0)}, (30.0, 3600.0))
+    sites: list[CaseSite] = []
+    assigned: dict[str, Match] = {}
+    for r in reports:
+        find_or_create(sites, assigned, r.report_id, r.lat, r.lon, r.at, radius_m=50, window_s=4 * 3600)
+    assert result.cases == len(sites)
+    assert 0 < result.cases < len(reports)

@@ -1,0 +1,185 @@
+"""``bench cases`` and ``eval dedupe``: the case stage measured on real places and real history.
+
+The bench writes observations built from real St Petersburg appeals (their
+coordinates and true categories) straight onto ``observations`` and reads the
+case stage's outputs back: first as fast as it can (capacity), then at 80 % of
+that rate (latency: observation -> case event for every observation, and
+observation -> dispatch task for the ones that opened a case).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from agents.logic.dedupe import dedupe_group
+from agents.logic.dedupe_eval import DedupeReplay, Report, replay
+from config import CityConfig
+from config.from_history import slug
+from schemas.codec import encode
+from schemas.records import SCHEMA_VERSION, Observation
+from streams.bench import percentiles
+from streams.client import StackInfo, producer, read_topic, topic_end_offsets
+from streams.replay import _epoch
+from streams.topics import CASE_EVENTS, DISPATCH_TASKS, OBSERVATIONS
+
+__all__ = ["nyc_reports", "run_cases_bench", "spb_observations", "spb_reports"]
+
+
+def _rows(path: Path) -> Iterator[dict[str, Any]]:
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            yield json.loads(line)
+
+
+def _spb_ids(row: dict[str, Any]) -> tuple[str, str]:
+    return "c." + slug(row["category"])[:48], "r." + slug(row["reason"])[:60]
+
+
+def spb_reports(path: Path, city: CityConfig) -> list[Report]:
+    """SPb appeals as dedupe reports, grouped by their true labels."""
+    out = []
+    for row in _rows(path):
+        if not (row.get("lat") and row.get("category") and row.get("reason")):
+            continue
+        cid, rid = _spb_ids(row)
+        kind = city.kind_for(rid, cid)
+        out.append(Report(str(row["id"]), dedupe_group(city, kind, cid, rid), kind if kind != city.default_kind
+                          else row["category"], float(row["lat"]), float(row["lon"]), _epoch(row["created"])))
+    return out
+
+
+def nyc_reports(path: Path) -> list[Report]:
+    """NYC 311 rows as reports grouped by complaint type; 'duplicate' resolutions are marked.
+
+    The slices are a few hours each, so many marked duplicates' originals are not in the file;
+    ``original_in_data`` says which ones have an earlier same-type report at the same address.
+    """
+    rows = sorted((r for r in _rows(path) if r.get("latitude") and r.get("longitude")),
+                  key=lambda r: _epoch(r["created_date"]))
+    out = []
+    seen: set[tuple[str, str]] = set()
+    for row in rows:
+        resolution = (row.get("resolution_description") or "").lower()
+        place = (row["complaint_type"], row.get("incident_address") or "")
+        out.append(Report(row["unique_key"], "general:" + row["complaint_type"], row["complaint_type"],
+                          float(row["latitude"]), float(row["longitude"]), _epoch(row["created_date"]),
+                          marked_duplicate="duplicate" in resolution, original_in_data=place in seen))
+        seen.add(place)
+    return out
+
+
+def evaluate_dedupe(city: CityConfig, data: Path, fmt: str) -> DedupeReplay:
+    default = city.kind(city.default_kind)
+    params = {k.id: (k.radius_m, k.window_h * 3600.0) for k in city.case_kinds}
+    reports = spb_reports(data, city) if fmt == "spb" else nyc_reports(data)
+    return replay(reports, params, (default.radius_m, default.window_h * 3600.0))
+
+
+def spb_observations(path: Path, city: CityConfig, n: int, run: str) -> list[Observation]:
+    """N observations with the places and true categories of real appeals (fresh ids, times now)."""
+    out: list[Observation] = []
+    now = time.time()
+    for row in _rows(path):
+        if not (row.get("lat") and row.get("category") and row.get("reason") and row.get("district")):
+            continue
+        cid, rid = _spb_ids(row)
+        out.append(Observation(
+            schema_version=SCHEMA_VERSION, observation_id=f"bench:{run}:{row['id']}", source="hotline",
+            source_id=str(row["id"]), observed_at=now, ingested_at=now, kind=city.kind_for(rid, cid), category=cid,
+            reason=rid, lat=float(row["lat"]), lon=float(row["lon"]), district=slug(row["district"]),
+            confidence=0.95, text=(row.get("text") or "")[:300],
+        ))
+        if len(out) >= n:
+            break
+    return out
+
+
+async def _push(info: StackInfo, observations: list[Observation], rate: float) -> dict[str, float]:
+    prod = await producer(info.bootstrap)
+    sent: dict[str, float] = {}
+    started = time.monotonic()
+    try:
+        for i, obs in enumerate(observations, 1):
+            sent[obs.observation_id] = time.time()
+            await prod.send(OBSERVATIONS.name, key=obs.observation_id.encode(), value=encode(obs))
+            if rate > 0:
+                ahead = i / rate - (time.monotonic() - started)
+                if ahead > 0:
+                    await asyncio.sleep(ahead)
+        await prod.flush()
+    finally:
+        await prod.stop()
+    return sent
+
+
+async def _outputs(info: StackInfo, sent: dict[str, float], since_events: dict[int, int],
+                   since_tasks: dict[int, int]) -> tuple[dict[str, float], dict[str, float], dict[str, str]]:
+    """Per observation: time its case event was written; per opening observation: time of its task."""
+    attached: dict[str, float] = {}
+    opened_by: dict[str, str] = {}
+
+    def done(records: list[Any]) -> bool:
+        for rec in records[len(done_at):]:
+            done_at.append(rec.offset)
+            ev = json.loads(rec.value)
+            oid = ev["detail"].get("observation_id", "")
+            if oid in sent and oid not in attached:
+                attached[oid] = rec.timestamp / 1000.0
+                if ev["type"] == "opened":
+                    opened_by[ev["case_id"]] = oid
+        return len(attached) >= len(sent)
+
+    done_at: list[int] = []
+    await read_topic(info.bootstrap, CASE_EVENTS.name, until=done, timeout_s=300, from_offsets=since_events)
+    tasks: dict[str, float] = {}
+
+    def tasks_done(records: list[Any]) -> bool:
+        for rec in records:
+            task = json.loads(rec.value)
+            oid = opened_by.get(task["case_id"])
+            if oid:
+                tasks.setdefault(oid, rec.timestamp / 1000.0)
+        return len(tasks) >= len(opened_by) * 0.98
+
+    await read_topic(info.bootstrap, DISPATCH_TASKS.name, until=tasks_done, timeout_s=30, from_offsets=since_tasks)
+    return attached, tasks, opened_by
+
+
+async def run_cases_bench(info: StackInfo, city: CityConfig, data: Path, n: int,
+                          latency_seconds: float = 20.0) -> dict[str, Any]:
+    run = uuid.uuid4().hex[:6]
+    pool = spb_observations(data, city, n * 2, run)
+    first, second = pool[:n], pool[n:]
+    since_e = await topic_end_offsets(info.bootstrap, CASE_EVENTS.name)
+    since_t = await topic_end_offsets(info.bootstrap, DISPATCH_TASKS.name)
+    sent = await _push(info, first, 0)
+    attached, _tasks, _opened = await _outputs(info, sent, since_e, since_t)
+    t0 = min(sent.values())
+    capacity = len(attached) / max(1e-6, max(attached.values(), default=t0) - t0)
+    rate = 0.8 * capacity
+    m = min(len(second), max(50, int(rate * latency_seconds)))
+    since_e = await topic_end_offsets(info.bootstrap, CASE_EVENTS.name)
+    since_t = await topic_end_offsets(info.bootstrap, DISPATCH_TASKS.name)
+    sent2 = await _push(info, second[:m], rate)
+    attached2, tasks2, opened2 = await _outputs(info, sent2, since_e, since_t)
+    to_case = [attached2[o] - sent2[o] for o in attached2]
+    to_task = [tasks2[o] - sent2[o] for o in tasks2]
+    return {
+        "observations_capacity_run": len(first),
+        "capacity_obs_per_s": round(capacity, 1),
+        "latency_run_rate_obs_per_s": round(rate, 1),
+        "latency_run_observations": m,
+        "observation_to_case_event_s": percentiles(to_case),
+        "observation_to_task_s": percentiles(to_task),
+        "cases_opened_in_latency_run": len(opened2),
+        "tasks_in_latency_run": len(tasks2),
+        "lost": len(sent) - len(attached) + len(sent2) - len(attached2),
+        "latencies": to_task,
+    }
