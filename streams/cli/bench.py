@@ -53,7 +53,8 @@ def cmd_bench_hotline(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    h = command_group(sub, "bench", "benchmarks (figures and ratios measured in one run)").add_parser("hotline", help="N real complaints end to end, vs raw aiokafka consume of the same broker")
+    h = command_group(sub, "bench", "benchmarks (figures and ratios measured in one run)").add_parser(
+        "hotline", help="N real complaints end to end, vs raw aiokafka consume of the same broker")
     h.add_argument("--n", type=int, default=2000, help="complaints to push (default 2000)")
     h.add_argument("--data", default=None, help="appeals file (default: ../shared SPb appeals)")
     h.add_argument("--json", action="store_true", help="print the result as JSON")
