@@ -69,12 +69,21 @@ def _decide(events: list[CaseEvent]) -> list[RouteDecision]:
     return out
 
 
-async def _claim(case_id: str, dispatch_no: int) -> bool:
-    """True if this worker should produce dispatch ``dispatch_no`` of the case (not sent before)."""
-    key = keys.dispatch_claim(case_id, dispatch_no)
-    if await redis().set(key, "pending", nx=True, ex=30 * 24 * 3600):
-        return True
-    return bool(await redis().get(key) != b"sent")
+CLAIM_TTL_S = 30 * 24 * 3600
+
+
+async def _claim(claim_keys: list[str]) -> list[bool]:
+    """For each dispatch claim key: should this worker produce it (never marked sent before)?
+
+    One round trip: SET NX takes free claims, GET reads the others ("pending" means an
+    earlier attempt died before the broker acknowledged, so it must be produced again).
+    """
+    pipe = redis().pipeline(transaction=False)
+    for key in claim_keys:
+        pipe.set(key, "pending", nx=True, ex=CLAIM_TTL_S)
+        pipe.get(key)
+    replies = await pipe.execute()
+    return [bool(taken) or value != b"sent" for taken, value in zip(replies[::2], replies[1::2], strict=True)]
 
 
 @app.agent(topic(CASE_EVENTS))
@@ -104,11 +113,12 @@ async def _dispatch(to_route: list[CaseEvent]) -> None:
     pending = []
     claimed = []
     now = time.time()
-    for ev, decision in zip(to_route, decisions, strict=True):
-        dispatch_no = ev.dispatch_no + 1
-        if not await _claim(ev.case_id, dispatch_no):
+    claim_keys = [keys.dispatch_claim(ev.case_id, ev.dispatch_no + 1) for ev in to_route]
+    for ev, decision, key, mine in zip(to_route, decisions, claim_keys, await _claim(claim_keys), strict=True):
+        if not mine:
             continue
-        claimed.append(keys.dispatch_claim(ev.case_id, dispatch_no))
+        dispatch_no = ev.dispatch_no + 1
+        claimed.append(key)
         outcome = "auto" if decision.auto else "triage"
         DISPATCHES.labels(outcome, decision.source).inc()
         if decision.auto:
@@ -152,7 +162,7 @@ async def _dispatch(to_route: list[CaseEvent]) -> None:
     if claimed:
         pipe = redis().pipeline(transaction=False)
         for key in claimed:
-            pipe.set(key, "sent", ex=30 * 24 * 3600)
+            pipe.set(key, "sent", ex=CLAIM_TTL_S)
         await pipe.execute()
 
 
