@@ -22,7 +22,6 @@ from functools import cache
 from typing import Any
 
 from detectors.text import RouteDecision, RouteQuery, Router
-
 from schemas.codec import DecodeError, decode
 from schemas.records import SCHEMA_VERSION, Alert, CaseCommand, CaseEvent, DispatchTask
 from streams import redis_keys as keys
@@ -34,7 +33,7 @@ __all__ = ["dispatch_cases"]
 
 BATCH = 500
 BATCH_WAIT_S = 0.01
-NEEDS_ROUTING = ("opened", "reopened", "rejected")
+NEEDS_ROUTING = ("opened", "reopened", "rejected", "assigned")
 _ALERTS = {
     "dispatched": ("info", "New case dispatched"),
     "rerouted": ("info", "Case re-routed"),
@@ -44,6 +43,7 @@ _ALERTS = {
     "escalated": ("critical", "SLA breached: escalated"),
     "reminder": ("info", "SLA deadline approaching"),
     "rejected": ("warning", "Crew rejected case: wrong department"),
+    "assigned": ("info", "Operator assigned case"),
 }
 
 
@@ -60,7 +60,9 @@ def _decide(events: list[CaseEvent]) -> list[RouteDecision]:
     out = []
     for ev, decision in zip(events, decisions, strict=True):
         suggested = ev.detail.get("suggested_department", "")
-        if ev.type == "rejected":
+        if ev.type == "assigned":
+            decision = RouteDecision(ev.detail["department"], 1.0, "operator", True)
+        elif ev.type == "rejected":
             if suggested in departments and suggested != ev.department:
                 decision = RouteDecision(suggested, 1.0, "crew", True)
             else:

@@ -16,7 +16,6 @@ from functools import cache
 from typing import Any
 
 from detectors.text import ComplaintAnalysis, ComplaintAnalyzer
-
 from schemas.codec import DecodeError, decode
 from schemas.records import SCHEMA_VERSION, HotlineEvent, Observation
 from streams.app import app, city, dead_letter, guarded, produce, topic

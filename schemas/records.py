@@ -60,13 +60,14 @@ CASE_EVENT_TYPES = (
     "closed",
     "rejected",
     "rerouted",
+    "assigned",
     "reopened",
     "reminder",
     "escalated",
     "digest",
 )
 FIELD_ACTIONS = ("acknowledge", "start", "resolve", "reject")
-CASE_COMMAND_TYPES = ("attach", "dispatched", "triaged", "field", "sla", "verify")
+CASE_COMMAND_TYPES = ("attach", "dispatched", "triaged", "field", "sla", "verify", "assign")
 
 
 class CameraFrame(faust.Record, serializer="json"):

@@ -218,6 +218,17 @@ def _field(state: dict[str, Any], cmd: dict[str, Any], at: float) -> Outcome:
     return Outcome(state, [_event(state, _FIELD_EVENT[action], at, cmd["command_id"], **detail)])
 
 
+def _assign(state: dict[str, Any], cmd: dict[str, Any], at: float) -> Outcome:
+    """An operator sends a case to a department (from triage, or over a crew's rejection)."""
+    department = cmd["department"]
+    if state["status"] in ("resolved", *CLOSED_STATUSES):
+        return Outcome(state, refused=f"cannot assign a case that is {state['status']}")
+    if not department:
+        return Outcome(state, refused="assign command without a department")
+    by = cmd["detail"].get("by", "")
+    return Outcome(state, [_event(state, "assigned", at, cmd["command_id"], department=department, by=by)])
+
+
 def _verify(state: dict[str, Any], cmd: dict[str, Any], at: float) -> Outcome:
     if state["status"] != "resolved":
         return Outcome(state, refused=f"only a resolved case can be verified; case is {state['status']}")
@@ -275,6 +286,8 @@ def apply(state: dict[str, Any] | None, cmd: dict[str, Any], city: CityConfig) -
         out = _field(work, cmd, at) if cmd.get("field") else Outcome(work, refused="field command without update")
     elif ctype == "verify":
         out = _verify(work, cmd, at)
+    elif ctype == "assign":
+        out = _assign(work, cmd, at)
     elif ctype == "sla":
         out = _sla(work, cmd, at)
     else:

@@ -122,3 +122,14 @@ def test_priority_for(reports: int, expected: str) -> None:
 def test_sla_deadline_per_kind_and_priority() -> None:
     assert sla_deadline(CITY, "street_vending", "urgent", T0) == T0 + 3600
     assert sla_deadline(CITY, "illegal_ads", "normal", T0) == T0 + 120 * 3600
+
+
+def test_operator_assigns_a_triaged_case() -> None:
+    state, _ = run(attach("C1", 1), dispatched("C1", 1, "triage", ctype="triaged"))
+    assign = {"command_id": "assign:1", "case_id": "C1", "type": "assign", "at": T0 + 300, "department": "org.b",
+              "observation": None, "field": None, "detail": {"by": "operator-2"}}
+    out = apply(state, assign, CITY)
+    assert [e["type"] for e in out.events] == ["assigned"] and out.events[0]["detail"]["department"] == "org.b"
+    state, _ = run(attach("C1", 1), dispatched("C1", 1, "triage", ctype="triaged"), assign,
+                   dispatched("C1", 2, "org.b"))
+    assert state is not None and state["status"] == "dispatched" and state["department"] == "org.b"
