@@ -18,6 +18,8 @@ STAGES = [
     "agents.dispatch",
     "agents.field",
     "agents.sla",
+    "agents.console",
+    "agents.analytics",
 ]
 
 

@@ -110,7 +110,7 @@ def build_spb(history: str | Path, out_dir: str | Path) -> dict[str, int]:
             # A category can sit under several city objects; it is one node, under its most frequent object.
             if cat not in category_ids:
                 category_ids[cat] = "c." + slug(cat)[:48]
-                owner = max(tree, key=lambda o: sum(tree[o][cat].values()) if cat in tree[o] else -1)  # noqa: B023
+                owner = max(tree, key=lambda o: sum(tree[o][cat].values()) if cat in tree[o] else -1)
                 nodes.append({"id": category_ids[cat], "label": cat, "level": 1, "parent": "o." + slug(owner)[:40]})
     seen_reasons: set[str] = set()
     for obj in sorted(tree):

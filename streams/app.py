@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -39,7 +40,8 @@ app = faust.App(
     web_port=settings.web_port,
     web_enabled=True,
     topic_partitions=default_partitions(),
-    topic_replication_factor=1,
+    # Faust's own topics (table changelogs): 1 on the embedded broker, 3 on a real cluster.
+    topic_replication_factor=int(os.environ.get("CITYOPS_REPLICATION", "1")),
     topic_allow_declare=True,
     producer_acks=-1,
     # Commit often: on a crash fewer records are redelivered (redelivery is safe, only slower).

@@ -26,6 +26,7 @@ from schemas.records import (
 
 __all__ = [
     "ALERTS",
+    "AUDIT",
     "CAMERA_FRAMES",
     "CASE_COMMANDS",
     "CASE_EVENTS",
@@ -99,6 +100,7 @@ DEADLETTER = TopicSpec(
 DIGESTS = TopicSpec(
     "digests", "district", Digest, 365 * DAY_MS, "Weekly unresolved-case digests per district"
 )
+AUDIT = TopicSpec("audit", "actor", None, 365 * DAY_MS, "Who changed what through the web API, and when")
 HEARTBEATS = TopicSpec(
     "heartbeats", "worker", None, HOUR_MS, "Each worker's canary: proves it really consumes (readiness)"
 )
@@ -116,6 +118,7 @@ TOPICS: dict[str, TopicSpec] = {
         FIELD_UPDATES,
         DEADLETTER,
         DIGESTS,
+        AUDIT,
         HEARTBEATS,
     )
 }

@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "streams.cli.bench",
     "streams.cli.city",
     "streams.cli.cases",
+    "streams.cli.web",
 ]
 
 

@@ -11,6 +11,12 @@ __all__ = ["WEB_MODULES", "load_web"]
 
 WEB_MODULES = [
     "streams.web.ops",
+    "streams.web.auth",
+    "streams.web.api",
+    "streams.web.sse",
+    "streams.web.reports",
+    "streams.web.open311",
+    "streams.web.console",
 ]
 
 

@@ -1,0 +1,70 @@
+"""Analytics stage: every case event folded into the case's compact facts, the input of every report.
+
+Reads ``case-events``; keeps one :class:`~agents.logic.analytics.CaseFacts` per
+case (status, place, H3 cell, department, deadlines, resolution time, reopenings)
+in one Redis hash. Reports, heat maps and ratings are then a pass over that hash
+(:mod:`streams.web.reports`), seconds for a city's whole history. The facts are
+derived: replaying ``case-events`` from the start rebuilds them exactly, and a
+redelivered event is recognised and not counted twice.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, cast
+
+from agents.logic.analytics import CaseFacts, apply_event
+from schemas.codec import DecodeError, decode, to_dict
+from schemas.records import CaseEvent
+from streams.app import app, city, dead_letter, redis, topic
+from streams.metrics import EVENTS_IN, STAGE_SECONDS
+from streams.topics import CASE_EVENTS
+from streams.web.keys import ANALYTICS_FACTS
+
+__all__ = ["fold_events", "project_facts"]
+
+STAGE = "analytics"
+BATCH = 500
+BATCH_WAIT_S = 0.05
+
+
+def fold_events(
+    current: dict[str, CaseFacts | None], events: list[dict[str, Any]], h3_resolution: int
+) -> dict[str, CaseFacts]:
+    """Apply ``events`` in order to the facts in ``current``; returns only the cases that changed."""
+    changed: dict[str, CaseFacts] = {}
+    for event in events:
+        case_id = str(event["case_id"])
+        folded = apply_event(current.get(case_id), event, h3_resolution)
+        if folded is not None:
+            current[case_id] = folded
+            changed[case_id] = folded
+    return changed
+
+
+@app.agent(topic(CASE_EVENTS))
+async def project_facts(stream: Any) -> None:
+    async for events in stream.take_events(BATCH, within=BATCH_WAIT_S):
+        started = time.perf_counter()
+        decoded: list[dict[str, Any]] = []
+        for event in events:
+            EVENTS_IN.labels(CASE_EVENTS.name).inc()
+            try:
+                decoded.append(to_dict(decode(CaseEvent, event.message.value)))
+            except DecodeError as exc:
+                await dead_letter(STAGE, exc.reason, exc.error_type, message=event.message)
+        if not decoded:
+            continue
+        client = redis()
+        case_ids = list(dict.fromkeys(str(e["case_id"]) for e in decoded))
+        raws = await client.hmget(ANALYTICS_FACTS, case_ids)
+        current = {
+            cid: CaseFacts.from_json(json.loads(raw)) if raw else None
+            for cid, raw in zip(case_ids, raws, strict=True)
+        }
+        changed = fold_events(current, decoded, city().city.h3_resolution)
+        if changed:
+            mapping = {cid: json.dumps(f.to_json(), ensure_ascii=False) for cid, f in changed.items()}
+            await client.hset(ANALYTICS_FACTS, mapping=cast(Any, mapping))
+        STAGE_SECONDS.labels("analytics").observe((time.perf_counter() - started) / len(events))

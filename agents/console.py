@@ -1,0 +1,177 @@
+"""Console projection: what operators and crews see live, kept in Redis for every web worker.
+
+Three agents, each a thin adapter from one topic to Redis:
+
+* ``project_alerts`` (``alerts``): publish each alert on ``ALERTS_CHANNEL`` (every
+  web worker fans it out to its consoles) and keep the latest 200 in ``ALERTS_RECENT``;
+* ``project_tasks`` (``dispatch-tasks``): put each task on its department's board;
+* ``project_field_updates`` (``field-updates``): move the task along its board
+  (acknowledged, in progress, resolved, rejected) with the crew's note.
+
+Redelivery is harmless: a redelivered alert replaces its own copy in the recent
+list (consoles drop alert ids they already show), a redelivered task keeps the
+board's progress, a redelivered update is recognised by its id.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from agents.logic.access import status_after
+from schemas.codec import DecodeError, decode, to_dict
+from schemas.records import Alert, DispatchTask, FieldUpdate
+from streams import redis_keys as keys
+from streams.app import app, city, dead_letter, redis, topic
+from streams.metrics import EVENTS_IN, STAGE_SECONDS
+from streams.topics import ALERTS, DISPATCH_TASKS, FIELD_UPDATES
+
+__all__ = [
+    "apply_field_update",
+    "merge_task",
+    "project_alerts",
+    "project_field_updates",
+    "project_tasks",
+]
+
+STAGE = "console"
+BATCH = 200
+BATCH_WAIT_S = 0.02
+RECENT_ALERTS = 200
+FINISHED = ("resolved", "rejected")
+FINISHED_KEEP_S = 14 * 86400
+_HISTORY = 20
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def merge_task(existing: dict[str, Any] | None, task: dict[str, Any]) -> dict[str, Any]:
+    """The board entry of a dispatch task; progress already on the board survives a redelivery."""
+    entry = {**task, "status": "open", "updated_at": task["created_at"], "history": []}
+    if existing:
+        for name in ("status", "updated_at", "history", "crew_id", "note"):
+            if name in existing:
+                entry[name] = existing[name]
+    return entry
+
+
+def apply_field_update(existing: dict[str, Any] | None, update: dict[str, Any]) -> dict[str, Any] | None:
+    """The board entry after a crew's update, or None when nothing changes (already applied)."""
+    entry = dict(existing) if existing else {
+        "task_id": update["task_id"], "case_id": update["case_id"], "department": update["department"],
+        "created_at": update["at"], "status": "open", "history": [],
+    }
+    history = list(entry.get("history") or [])
+    if any(h.get("update_id") == update["update_id"] for h in history):
+        return None
+    history.append({
+        "update_id": update["update_id"], "action": update["action"], "at": update["at"],
+        "crew_id": update.get("crew_id", ""), "note": update.get("note", "")[:500],
+        "suggested_department": update.get("suggested_department", ""),
+    })
+    entry["history"] = history[-_HISTORY:]
+    if float(update["at"]) >= float(entry.get("updated_at") or 0.0):
+        entry["status"] = status_after(update["action"])
+        entry["updated_at"] = update["at"]
+        entry["crew_id"] = update.get("crew_id", "")
+        entry["note"] = update.get("note", "")[:500]
+    return entry
+
+
+def _merge(task: dict[str, Any], existing: dict[str, Any] | None) -> dict[str, Any]:
+    return merge_task(existing, task)
+
+
+def _apply(update: dict[str, Any], existing: dict[str, Any] | None) -> dict[str, Any] | None:
+    return apply_field_update(existing, update)
+
+
+async def _update_board(
+    client: aioredis.Redis, department: str, task_id: str, change: Callable[[dict[str, Any] | None], Any]
+) -> None:
+    """Read-modify-write one board entry atomically (WATCH/MULTI: two agents write boards)."""
+    board = keys.tasks_of(department)
+
+    async def attempt(pipe: Any) -> None:
+        raw = await pipe.hget(board, task_id)
+        entry = change(json.loads(raw) if raw else None)
+        pipe.multi()
+        if entry is not None:
+            pipe.hset(board, task_id, _dumps(entry))
+
+    await client.transaction(attempt, board)
+
+
+@app.agent(topic(ALERTS))
+async def project_alerts(stream: Any) -> None:
+    async for events in stream.take_events(BATCH, within=BATCH_WAIT_S):
+        started = time.perf_counter()
+        pipe = redis().pipeline(transaction=True)
+        for event in events:
+            EVENTS_IN.labels(ALERTS.name).inc()
+            try:
+                alert = decode(Alert, event.message.value)
+            except DecodeError as exc:
+                await dead_letter(STAGE, exc.reason, exc.error_type, message=event.message)
+                continue
+            line = _dumps(to_dict(alert))
+            pipe.lrem(keys.ALERTS_RECENT, 0, line)
+            pipe.lpush(keys.ALERTS_RECENT, line)
+            pipe.publish(keys.ALERTS_CHANNEL, line)
+        pipe.ltrim(keys.ALERTS_RECENT, 0, RECENT_ALERTS - 1)
+        await pipe.execute()
+        STAGE_SECONDS.labels("console.alerts").observe((time.perf_counter() - started) / max(1, len(events)))
+
+
+@app.agent(topic(DISPATCH_TASKS))
+async def project_tasks(stream: Any) -> None:
+    async for events in stream.take_events(BATCH, within=BATCH_WAIT_S):
+        started = time.perf_counter()
+        for event in events:
+            EVENTS_IN.labels(DISPATCH_TASKS.name).inc()
+            try:
+                task = to_dict(decode(DispatchTask, event.message.value))
+            except DecodeError as exc:
+                await dead_letter(STAGE, exc.reason, exc.error_type, message=event.message)
+                continue
+            await _update_board(redis(), task["department"], task["task_id"], functools.partial(_merge, task))
+        STAGE_SECONDS.labels("console.tasks").observe((time.perf_counter() - started) / max(1, len(events)))
+
+
+@app.agent(topic(FIELD_UPDATES))
+async def project_field_updates(stream: Any) -> None:
+    async for events in stream.take_events(BATCH, within=BATCH_WAIT_S):
+        for event in events:
+            EVENTS_IN.labels(FIELD_UPDATES.name).inc()
+            try:
+                update = to_dict(decode(FieldUpdate, event.message.value))
+            except DecodeError as exc:
+                await dead_letter(STAGE, exc.reason, exc.error_type, message=event.message)
+                continue
+            if not update["task_id"]:
+                continue  # an update about a case without a task (e.g. from a case tool) moves no board
+            change = functools.partial(_apply, update)
+            await _update_board(redis(), update["department"], update["task_id"], change)
+
+
+@app.timer(interval=3600.0)
+async def prune_boards() -> None:
+    """Drop tasks finished more than two weeks ago from every board (the topics keep them)."""
+    client = redis()
+    cutoff = time.time() - FINISHED_KEEP_S
+    for department in [d.id for d in city().departments] + [city().routing.triage_department]:
+        board = keys.tasks_of(department)
+        stale = [
+            task_id
+            for task_id, raw in (await client.hgetall(board)).items()
+            if (t := json.loads(raw)).get("status") in FINISHED and float(t.get("updated_at") or 0) < cutoff
+        ]
+        if stale:
+            await client.hdel(board, *stale)

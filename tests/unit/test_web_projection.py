@@ -1,0 +1,51 @@
+"""The console projection's board logic (agents.console): tasks and crew updates, redelivery-safe."""
+
+from __future__ import annotations
+
+from agents.console import apply_field_update, merge_task
+
+TASK = {"task_id": "C-1/1", "case_id": "C-1", "department": "dept.a", "created_at": 100.0, "priority": "normal"}
+
+
+def update(update_id: str, action: str, at: float, **extra: str) -> dict:
+    return {"update_id": update_id, "case_id": "C-1", "task_id": "C-1/1", "department": "dept.a",
+            "action": action, "at": at, "crew_id": "crew-7", "note": "", "suggested_department": "", **extra}
+
+
+def test_a_new_task_opens_on_the_board() -> None:
+    entry = merge_task(None, TASK)
+    assert entry["status"] == "open" and entry["updated_at"] == 100.0 and entry["history"] == []
+    assert entry["priority"] == "normal"
+
+
+def test_crew_updates_move_the_task_and_keep_history() -> None:
+    acknowledged = apply_field_update(merge_task(None, TASK), update("u1", "acknowledge", 110.0))
+    entry = apply_field_update(acknowledged, update("u2", "resolve", 120.0, note="Cleared"))
+    assert entry is not None
+    assert entry["status"] == "resolved" and entry["note"] == "Cleared" and entry["crew_id"] == "crew-7"
+    assert [h["action"] for h in entry["history"]] == ["acknowledge", "resolve"]
+
+
+def test_a_redelivered_update_changes_nothing() -> None:
+    entry = apply_field_update(merge_task(None, TASK), update("u1", "start", 110.0))
+    assert apply_field_update(entry, update("u1", "start", 110.0)) is None
+
+
+def test_a_late_older_update_is_kept_in_history_but_does_not_move_the_task_back() -> None:
+    entry = apply_field_update(merge_task(None, TASK), update("u2", "resolve", 130.0))
+    entry = apply_field_update(entry, update("u1", "acknowledge", 110.0))
+    assert entry is not None and entry["status"] == "resolved"
+    assert {h["update_id"] for h in entry["history"]} == {"u1", "u2"}
+
+
+def test_a_redelivered_task_keeps_the_boards_progress() -> None:
+    entry = apply_field_update(merge_task(None, TASK), update("u1", "reject", 110.0, suggested_department="b"))
+    again = merge_task(entry, TASK)
+    assert again["status"] == "rejected" and again["history"][0]["suggested_department"] == "b"
+
+
+def test_an_update_before_its_task_arrives_still_lands_on_the_board() -> None:
+    entry = apply_field_update(None, update("u1", "acknowledge", 110.0))
+    assert entry is not None and entry["status"] == "acknowledged" and entry["case_id"] == "C-1"
+    merged = merge_task(entry, TASK)
+    assert merged["status"] == "acknowledged" and merged["priority"] == "normal"
