@@ -25,10 +25,10 @@ from agents.logic.access import (
     can_triage,
     next_task_status,
 )
-from schemas.records import CASE_STATUSES, SCHEMA_VERSION, FieldUpdate
+from schemas.records import CASE_STATUSES, SCHEMA_VERSION, CaseCommand, FieldUpdate
 from streams import redis_keys as keys
 from streams.app import app, city, produce, redis
-from streams.topics import FIELD_UPDATES
+from streams.topics import CASE_COMMANDS, FIELD_UPDATES
 from streams.web import store
 from streams.web.audit import audit
 from streams.web.auth import authenticate
@@ -161,6 +161,34 @@ class Triage(web.View):
         docs, truncated = await store.load_cases(redis(), principal, triage, limit)
         cases = sorted((store.summary_of(d) for d in docs), key=lambda c: float(c.get("updated_at") or 0.0))
         return json_response({"cases": cases, "count": len(cases), "truncated": truncated})
+
+
+@app.page("/api/cases/{case_id}/assign")
+class AssignCase(web.View):
+    """An operator sends a case (from the triage queue, or over a crew's rejection) to a department."""
+
+    @guarded
+    async def post(self, request: web.Request, case_id: str) -> web.Response:
+        principal = authenticate(request)
+        if not can_triage(principal):
+            raise ApiError(403, "assigning cases is the management centre's (operator or admin)")
+        body = await json_body(request)
+        department = str(body.get("department") or "")
+        if department not in {d.id for d in city().departments}:
+            raise ApiError(400, f"department {department!r} is not a department of this city")
+        doc = await store.load_case(redis(), case_id)
+        if doc is None:
+            raise ApiError(404, f"no case {case_id}")
+        if doc.get("status") in ("resolved", "verified", "closed"):
+            raise ApiError(409, f"case {case_id} is {doc.get('status')}; it cannot be assigned")
+        command = CaseCommand(
+            schema_version=SCHEMA_VERSION, command_id=f"assign:{uuid.uuid4().hex}", case_id=case_id,
+            type="assign", at=time.time(), department=department, route_source="operator",
+            detail={"by": principal.actor},
+        )
+        await produce(CASE_COMMANDS, case_id, command, wait=True)
+        await audit(principal.actor, "case.assign", case_id, client=client_of(request), department=department)
+        return json_response({"case_id": case_id, "department": department, "status": "assigning"}, status=202)
 
 
 @app.page("/api/tasks")

@@ -169,3 +169,16 @@ def test_console_signs_in_with_a_cookie_and_out_again(api: WebHarness) -> None:
     api.call("DELETE", "/api/session")
     api.client.session.cookie_jar.clear()
     assert api.call("GET", "/api/session").status == 401
+
+
+def test_operator_assigns_a_triaged_case_and_departments_cannot(api: WebHarness) -> None:
+    seed(api)
+    reply = api.call("POST", "/api/cases/C-t1/assign", who="operator", json={"department": DEPT_B})
+    assert reply.status == 202 and reply.body["department"] == DEPT_B
+    (topic, key, command), = api.produced
+    assert topic == "case-commands" and key == "C-t1"
+    assert (command.type, command.department, command.route_source) == ("assign", DEPT_B, "operator")
+    assert api.audited[0]["action"] == "case.assign"
+    assert api.call("POST", "/api/cases/C-t1/assign", who="dept_a", json={"department": DEPT_A}).status == 403
+    assert api.call("POST", "/api/cases/C-t1/assign", who="operator", json={"department": "org.nope"}).status == 400
+    assert api.call("POST", "/api/cases/C-none/assign", who="operator", json={"department": DEPT_B}).status == 404

@@ -61,6 +61,23 @@ export async function renderTriage(state) {
       el("td", {}, state.districtName(c.district)),
       el("td", {}, fmt.num(c.reports)),
       el("td", {}, fmt.pct(c.route_confidence)),
-      el("td", {}, fmt.ago(c.opened_at || c.updated_at)))));
-  if (!data.cases.length) body.append(el("tr", {}, el("td", { colspan: 6 }, "Nothing waiting for triage.")));
+      el("td", {}, fmt.ago(c.opened_at || c.updated_at)),
+      el("td", { onclick: (e) => e.stopPropagation() }, assignControl(state, c)))));
+  if (!data.cases.length) body.append(el("tr", {}, el("td", { colspan: 7 }, "Nothing waiting for triage.")));
+}
+
+// An operator picks the department a low-confidence case goes to; the choice is also a routing signal.
+function assignControl(state, c) {
+  const select = el("select", { "aria-label": `department for ${c.case_id}` },
+    ...state.meta.departments.map((d) => el("option", { value: d.id }, d.name)));
+  const button = el("button", {
+    onclick: async () => {
+      button.disabled = true;
+      await api(`/api/cases/${encodeURIComponent(c.case_id)}/assign`, {
+        method: "POST", body: JSON.stringify({ department: select.value }),
+      });
+      setTimeout(() => renderTriage(state), 800);
+    },
+  }, "Assign");
+  return el("span", {}, select, button);
 }
