@@ -7,10 +7,12 @@ import asyncio
 import json
 import threading
 import time
+from pathlib import Path
 
 import redis
 
 from config import load_city
+from schemas.records import HotlineEvent
 from streams import redis_keys as keys
 from streams.client import StackInfo, fetch_metrics
 from streams.replay import SPB_FILE, load_events, replay_events
@@ -31,7 +33,7 @@ def summary(info: StackInfo, client: redis.Redis) -> dict[str, float]:
             continue
     return {
         "reports_in": totals.get('cityops_events_in_total{topic="hotline-events"}', 0.0),
-        "observations": totals.get('cityops_events_in_total{topic="observations"}', 0.0),
+        "frames_in": totals.get('cityops_events_in_total{topic="camera-frames"}', 0.0),
         "cases_open": float(sum(client.zcard(keys.cases_by_status(s)) for s in OPEN)),
         "dispatched": sum(v for k, v in totals.items() if k.startswith('cityops_dispatches_total{outcome="auto"')),
         "triage": float(client.zcard(keys.cases_by_status("triage"))),
@@ -61,38 +63,93 @@ def show_cases(client: redis.Redis, city_id: str, count: int = 5) -> None:
               f"district {case['district']}, reports {case['reports']}, priority {case['priority']}")
 
 
+def _camera_feed(info: StackInfo, args: argparse.Namespace) -> threading.Thread | None:
+    """Replay the shared street-garbage photos as the city's demo cameras, if it has cameras and a model."""
+    from detectors.vision.replay import load_reels, replay_cameras
+    from streams.settings import REPO_ROOT
+    from streams.topics import CAMERA_FRAMES
+
+    city = load_city(args.city)
+    photos = Path(args.photos)
+    if not city.cameras or not (REPO_ROOT / city.vision.model).exists() or not photos.is_dir():
+        print("(no cameras, detector model or photo folder: camera feed skipped)")
+        return None
+    reels = load_reels(photos, city.cameras, per_camera=4)
+    # Each photo stays on screen longer than the longest minimum stationary time, as a real pile would.
+    hold = max(k.confirmation.min_stationary_s for k in city.case_kinds) + 30
+    print(f"replaying {sum(len(r.frames) for r in reels)} street photos as {len(reels)} cameras "
+          f"(each scene held {hold:.0f}s, {args.camera_rate:g} frames/s in total) ...", flush=True)
+
+    def feed() -> None:
+        asyncio.run(replay_cameras(reels, info.bootstrap, topic=CAMERA_FRAMES.name, rate=args.camera_rate,
+                                   hold_s=hold, duration_s=args.camera_seconds))
+
+    thread = threading.Thread(target=feed, daemon=True)
+    thread.start()
+    return thread
+
+
+def show_camera_cases(client: redis.Redis, count: int = 3) -> None:
+    """Cases that cameras opened, with where their evidence snapshot is served."""
+    shown = 0
+    ids: list[bytes] = client.zrevrange(keys.CASES_UPDATED, 0, 500)  # type: ignore[assignment]
+    for raw_id in ids:
+        raw = client.get(keys.case_doc(raw_id.decode()))
+        case = json.loads(raw) if raw else {}
+        if not case.get("sources", {}).get("camera"):
+            continue
+        evidence = next((o.get("observation_id") for o in case.get("observations", []) if o.get("evidence")), "")
+        print(f"  {case['case_id']}  [{case['kind']}] camera {', '.join(case.get('cameras', []))}, status "
+              f"{case['status']}, evidence /api/evidence/{evidence}")
+        shown += 1
+        if shown >= count:
+            break
+    if not shown:
+        print("  (no camera case yet: confirmation needs a scene to persist for minutes)")
+
+
 def run_demo(info: StackInfo, args: argparse.Namespace) -> None:
     client = redis.Redis.from_url(info.redis_url)
     events = load_events(args.data or SPB_FILE, args.complaints, latest=True)
+    # Shift the history so its latest report is "now": SLA clocks and merge windows then behave as live.
+    shift = time.time() - events[-1].received_at if events else 0.0
+    events = [HotlineEvent(**{**e.asdict(), "received_at": e.received_at + shift}) for e in events]
     print(f"replaying the latest {len(events)} real St Petersburg appeals at {args.rate:.0f}/s ...", flush=True)
     done = threading.Event()
+    cameras = _camera_feed(info, args) if args.camera_seconds > 0 else None
 
     def feed() -> None:
         try:
             asyncio.run(replay_events(info.bootstrap, events, args.rate))
         finally:
+            if cameras is not None:
+                cameras.join()
             done.set()
 
     threading.Thread(target=feed, daemon=True).start()
     started = time.monotonic()
-    header = f"{'t(s)':>6} {'reports in':>10} {'cases open':>10} {'dispatched':>10} {'triage':>7} {'dead letters':>12}"
+    header = (f"{'t(s)':>6} {'reports in':>10} {'frames in':>9} {'cases open':>10} {'dispatched':>10} "
+              f"{'triage':>7} {'dead letters':>12}")
     print(header)
     last: dict[str, float] = {}
     settled_since: float | None = None
     while True:
         time.sleep(2.0)
         s = summary(info, client)
-        print(f"{time.monotonic() - started:6.0f} {s['reports_in']:10.0f} {s['cases_open']:10.0f} "
-              f"{s['dispatched']:10.0f} {s['triage']:7.0f} {s['dead_letters']:12.0f}", flush=True)
+        print(f"{time.monotonic() - started:6.0f} {s['reports_in']:10.0f} {s['frames_in']:9.0f} "
+              f"{s['cases_open']:10.0f} {s['dispatched']:10.0f} {s['triage']:7.0f} {s['dead_letters']:12.0f}",
+              flush=True)
         settled = done.is_set() and s == last
         settled_since = (settled_since or time.monotonic()) if settled else None
         last = s
         if settled_since and time.monotonic() - settled_since > 4:
             break
-        if args.duration and time.monotonic() - started > args.duration + len(events) / max(args.rate, 1):
+        if args.duration and time.monotonic() - started > args.duration + len(events) / max(args.rate, 1) \
+                + args.camera_seconds:
             break
     print("\nrecently dispatched cases:")
     show_cases(client, args.city)
+    show_camera_cases(client)
     for url in info.web_urls:
         print(f"\nconsole: {url}/console/   metrics: {url}/metrics")
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from streams.client import StackInfo, wait_ready
 from streams.embedded import ChildProcess, EmbeddedStack, free_port
+from streams.replay import SHARED
 from streams.settings import settings
 
 __all__ = ["Supervisor", "register"]
@@ -188,5 +189,9 @@ def register(sub: Any) -> None:
     p.add_argument("--duration", type=float, default=0.0,
                    help="seconds to keep showing the summary after the feed, then stop (0 = until Ctrl-C)")
     p.add_argument("--data", default=None, help="appeals file (default: ../shared SPb appeals)")
+    p.add_argument("--photos", default=str(SHARED.parent / "street-garbage-photos"),
+                   help="folder of street photos replayed as the city's cameras")
+    p.add_argument("--camera-seconds", type=float, default=240.0, help="how long to replay cameras (0 = none)")
+    p.add_argument("--camera-rate", type=float, default=2.0, help="camera frames per second, all cameras")
     p.set_defaults(func=cmd_demo)
 
