@@ -259,6 +259,8 @@ class DeadLetter(faust.Record, serializer="json"):
     key_b64: str
     value_b64: str
     value_size: int
+    value_sha256: str = ""
+    truncated: bool = False
 
 
 ALL_RECORDS: tuple[type[faust.Record], ...] = (

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import logging
 import os
 import time
@@ -30,6 +31,7 @@ from streams.topics import DEADLETTER, TOPICS, TopicSpec, default_partitions
 __all__ = ["app", "city", "dead_letter", "guarded", "produce", "redis", "topic"]
 
 log = logging.getLogger(__name__)
+DEADLETTER_KEEP_BYTES = 1024 * 1024
 
 app = faust.App(
     "cityops",
@@ -55,6 +57,9 @@ app = faust.App(
     broker_request_timeout=90.0,
     broker_rebalance_timeout=90.0,
     consumer_auto_offset_reset="earliest",
+    # Inputs up to the codec's limit must be readable (and dead-letterable), not stuck at the fetch size.
+    consumer_max_fetch_size=8 * 1024 * 1024,
+    producer_max_request_size=4 * 1024 * 1024,
     logging_config=None,
 )
 
@@ -118,6 +123,9 @@ async def dead_letter(
 ) -> None:
     """Record an unusable input on ``deadletter`` with its original bytes, stage and reason.
 
+    Payloads over :data:`DEADLETTER_KEEP_BYTES` keep their first bytes, full size and SHA-256; the
+    whole payload stays on its source topic at the partition and offset recorded.
+
     ``message`` is the Faust message the stage consumed (its topic, partition and
     offset tell an operator where it came from); ``key``/``value`` override its bytes.
     """
@@ -127,6 +135,7 @@ async def dead_letter(
         raw_value = raw_value.encode()
     if isinstance(raw_key, str):
         raw_key = raw_key.encode()
+    truncated = len(raw_value) > DEADLETTER_KEEP_BYTES
     letter = DeadLetter(
         schema_version=SCHEMA_VERSION,
         stage=stage,
@@ -137,8 +146,10 @@ async def dead_letter(
         partition=int(getattr(message, "partition", -1)),
         offset=int(getattr(message, "offset", -1)),
         key_b64=base64.b64encode(raw_key).decode(),
-        value_b64=base64.b64encode(raw_value).decode(),
+        value_b64=base64.b64encode(raw_value[:DEADLETTER_KEEP_BYTES]).decode(),
         value_size=len(raw_value),
+        value_sha256=hashlib.sha256(raw_value).hexdigest(),
+        truncated=truncated,
     )
     DEADLETTERS.labels(stage, error_type).inc()
     await produce(DEADLETTER, stage, letter, wait=True)
