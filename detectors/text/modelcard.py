@@ -1,0 +1,173 @@
+"""Write ``onnx_models/complaints-<city>.md``: data, classes, held-out metrics and how to rebuild."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+from config.models import CityConfig
+
+__all__ = ["format_report", "write_card"]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the repository root when it is near it (``../shared/...``), else as given."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        return os.path.relpath(path.resolve(), root) if path.resolve().is_relative_to(root.parent) else str(path)
+    except ValueError:
+        return str(path)
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """The evaluation as Markdown tables (also printed by ``cityops eval dispatch``)."""
+    lines = [
+        f"Rows {report['rows']} from {report['from']} to {report['to']}; artifacts `{report['artifacts']}` trained on "
+        f"{report['trained_on']['trained_rows']} rows {report['trained_on']['trained_from']} → "
+        f"{report['trained_on']['trained_to']}{' — IN-SAMPLE' if report.get('in_sample') else ''}.",
+        "",
+        "| level | taxonomy level | classes (in test) | rows | accuracy | macro-F1 |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, lv in report["levels"].items():
+        lines.append(
+            f"| {name} | {lv['level']} | {lv['classes']} | {lv['rows']} | {lv['accuracy']:.4f} | {lv['macro_f1']:.4f} |"
+        )
+    d = report["dispatch"]
+    lines += [
+        "",
+        f"Dispatch (rows with a known department: {d['rows_with_department']}; threshold {d['threshold']:.4f}):",
+        "",
+        "| auto-dispatch rate | department accuracy on auto-dispatched | model accuracy on all | "
+        "coverage at precision 0.90 | decisions by source |",
+        "|---|---|---|---|---|",
+        f"| {d['auto_rate']:.4f} | {d['auto_accuracy']:.4f} | {d.get('model_accuracy_all', 0):.4f} | "
+        f"{d.get('coverage_at_precision_0.90', 0):.4f} | {d['by_source']} |",
+    ]
+    if d.get("curve"):
+        lines += [
+            "",
+            "Trade-off (model only, most confident first):",
+            "",
+            "| share dispatched automatically | precision | confidence threshold |",
+            "|---|---|---|",
+        ]
+        lines += [f"| {p['coverage']:.1f} | {p['precision']:.4f} | {p['threshold']:.4f} |" for p in d["curve"]]
+    t, g = report["throughput"], report["geocoding"]
+    lines += [
+        "",
+        f"Throughput ({t['includes']}): **{t['batched_items_per_s']:.0f} items/s** in batches of {t['batch_size']}, "
+        f"**{t['one_at_a_time_items_per_s']:.0f} items/s** one at a time (one process on this machine).",
+        "",
+        f"Placement of the test reports as given: {report['placement']}. With coordinates hidden, "
+        f"{g['address_only_rows']} reports with an address were placed {g['address_only_precision']} "
+        f"(median error {g['address_error_m_median']} m, 90th percentile {g['address_error_m_p90']} m, district right "
+        f"{g['address_district_accuracy']:.4f}); point → district accuracy {g['point_to_district_accuracy']:.4f} "
+        f"on {g['point_to_district_rows']} points.",
+        "",
+        f"Languages detected: {report['languages']}.",
+    ]
+    return "\n".join(lines)
+
+
+def write_card(
+    path: Path,
+    city: CityConfig,
+    data: Path,
+    shipped: dict[str, Any],
+    split_info: dict[str, Any],
+    report: dict[str, Any],
+    command: str,
+    notes: str = "",
+) -> Path:
+    """Markdown model card for the shipped artifacts, with the numbers of the time-split variant."""
+    npz = path.with_suffix(".npz")
+    levels = shipped["levels"]
+    label_of = {n.id: n.label for n in city.taxonomy.nodes}
+    classes = "\n".join(
+        f"- `{lv['name']}`: {len(lv['labels'])} classes, e.g. "
+        + ", ".join(f"`{x}` ({label_of.get(x, x)})" for x in lv["labels"][:4])
+        for lv in levels
+    )
+    calib = "\n".join(
+        f"| {name} | {c['temperature']} | {c['mix']} | {c['accuracy']} | {c['ece_probability']} | "
+        f"{c['ece_reported_confidence']} |"
+        for name, c in split_info["calibration"].items()
+    )
+    d = shipped.get("dispatch") or {}
+    sizes = ", ".join(
+        f"`{p.name}` {p.stat().st_size / 1e6:.2f} MB" for p in (npz, path.with_suffix(".json")) if p.exists()
+    )
+    text = f"""# Complaint text model — {city.city.name} (`{city.city.id}`)
+
+What it does: language detection and PII redaction, then a hierarchical taxonomy classifier
+({" → ".join(city.taxonomy.levels)}) with calibrated confidences, geocoding (coordinates, else a
+gazetteer of historical addresses, else the district centre) and a dispatch model (department from
+text + reason × district + category × district) with an auto-dispatch threshold. Runtime is numpy
+only (`detectors/text`); training uses scikit-learn (`detectors/text/train.py`).
+
+## Data
+
+- Source: `{data.name}` (sha256 `{_sha256(data)[:16]}…`), read from `../shared/datasets/complaints/`;
+  the raw rows are not in this repository.
+- Shipped artifacts trained on **all** {shipped["trained_rows"]} rows with text,
+  {shipped["trained_from"]} → {shipped["trained_to"]}.
+- Numbers below come from a **time-split variant**: trained on {split_info["trained_rows"]} rows
+  {split_info["trained_from"]} → {split_info["trained_to"]}, tested on the {report["rows"]} later rows
+  {report["from"]} → {report["to"]}. That variant is written to `artifacts/text-split/` by the rebuild command.
+
+## Classes
+
+{classes}
+- departments (dispatch): {len(shipped.get("dispatch", {}).get("labels", []))}
+
+## Model
+
+- Features: TF-IDF word 1–2-grams + `char_wb` {shipped["features"]["char_range"]}-grams (sublinear tf,
+  L2 per block) + a "has a street address" flag; vocabulary, idf and int8 weights (per-class scale) in the `.npz`.
+- One linear SVM per level; reason probabilities = temperature softmax; coarser levels mix their own head
+  with the summed reason probabilities; decoding is consistent (reason inside the chosen category).
+- Reported confidence = held-out accuracy at that probability (binned isotonic map fitted on the last 15 % of the
+  training period).
+
+Calibration on the held-out 15 % of the split variant's training period:
+
+| level | temperature | mix | accuracy | ECE of probability | ECE of reported confidence |
+|---|---|---|---|---|---|
+{calib}
+
+## Metrics (time split, later-in-time test, artifacts loaded as the product loads them)
+
+{format_report(report)}
+
+## Auto-dispatch threshold
+
+Shipped threshold **{d.get("threshold")}** for target precision {d.get("target_precision")} (chosen on the last 15 %
+of the training period; written to `config/cities/{city.city.id}/routing.yaml`). On that held-out slice:
+auto rate {d.get("held_out_auto_rate")}, precision {d.get("held_out_auto_precision")}.
+
+{notes}
+
+## Files
+
+{sizes}
+
+## Rebuild
+
+```
+{command}
+cityops eval dispatch --city {city.city.id} --data {_shown(data)} --models artifacts/text-split --out artifacts/eval
+```
+"""
+    path.write_text(text, encoding="utf-8")
+    return path

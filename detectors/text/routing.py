@@ -1,0 +1,168 @@
+"""Which organisation must act on a case: explicit rules first, then a model learned from history.
+
+The dispatch model scores every department from the complaint text (the shared
+TF-IDF features) plus learned tables for (reason, district) and (category,
+district). Its softmax confidence is calibrated on held-out data and compared
+with ``routing.auto_dispatch.threshold`` (chosen by ``train-text`` for the
+target precision); below it the case goes to the triage queue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from config.models import CityConfig, RoutingRule
+from detectors.text.classifier import softmax
+from detectors.text.features import TextFeatures
+
+__all__ = ["DispatchModel", "RouteDecision", "RouteQuery", "Router", "match_rule"]
+
+
+@dataclass(frozen=True)
+class RouteQuery:
+    """What the dispatch stage knows about a case when it routes it."""
+
+    kind: str
+    category: str
+    reason: str
+    district: str
+    text: str
+
+
+@dataclass(frozen=True)
+class RouteDecision:
+    """The department chosen for a case and whether it is dispatched without a human."""
+
+    department: str
+    confidence: float
+    source: str  # "rule" | "model" | "triage"
+    auto: bool
+
+
+@dataclass
+class DispatchModel:
+    """Linear department scorer; tables are indexed ``[reason or category, district]``, last index = unknown."""
+
+    labels: list[str]
+    text_weights: np.ndarray
+    bias: np.ndarray
+    reason_district: np.ndarray
+    category_district: np.ndarray
+    reasons: list[str]
+    categories: list[str]
+    districts: list[str]
+    temperature: float
+    confidence_map: tuple[list[float], list[float]] = ([0.0, 1.0], [0.0, 1.0])
+
+    def __post_init__(self) -> None:
+        self._reason = {r: i for i, r in enumerate(self.reasons)}
+        self._category = {c: i for i, c in enumerate(self.categories)}
+        self._district = {d: i for i, d in enumerate(self.districts)}
+
+    def probabilities(self, features: TextFeatures, queries: Sequence[RouteQuery]) -> np.ndarray:
+        """Calibrated ``(n_queries, n_departments)`` probabilities."""
+        rows = features.transform([q.text for q in queries])
+        r = np.array([self._reason.get(q.reason, len(self.reasons)) for q in queries], dtype=np.int64)
+        c = np.array([self._category.get(q.category, len(self.categories)) for q in queries], dtype=np.int64)
+        d = np.array([self._district.get(q.district, len(self.districts)) for q in queries], dtype=np.int64)
+        scores = rows.dot(self.text_weights) + self.bias + self.reason_district[r, d] + self.category_district[c, d]
+        return softmax(self.temperature * scores)
+
+    def decide(self, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Best department per row and its calibrated confidence (held-out accuracy at that probability)."""
+        best = probs.argmax(axis=1)
+        x, y = self.confidence_map
+        return best, np.interp(probs[np.arange(len(best)), best], x, y)
+
+
+def _specificity(rule: RoutingRule, node_levels: dict[str, int]) -> tuple[int, int]:
+    named = sum(x is not None for x in (rule.kind, rule.category, rule.district))
+    depth = node_levels.get(rule.category, -1) if rule.category else -1
+    return named, depth
+
+
+def match_rule(
+    rules: Sequence[RoutingRule], query: RouteQuery, node_levels: dict[str, int], lineage: set[str]
+) -> RoutingRule | None:
+    """The most specific rule matching ``query`` (more named fields, then a deeper taxonomy node; file order).
+
+    :param lineage: the query's reason and category with all their ancestors in the taxonomy
+    """
+    best: RoutingRule | None = None
+    for rule in rules:
+        if rule.kind is not None and rule.kind != query.kind:
+            continue
+        if rule.category is not None and rule.category not in lineage:
+            continue
+        if rule.district is not None and rule.district != query.district:
+            continue
+        if best is None or _specificity(rule, node_levels) > _specificity(best, node_levels):
+            best = rule
+    return best
+
+
+class Router:
+    """Routes cases: a matching rule wins; else the model, automatically only at or above the threshold.
+
+    :param city: the city's configuration (rules, triage queue, threshold)
+    :param features: shared text features of the city's model (``None``: rules and triage only)
+    :param model: dispatch model (``None``: rules and triage only)
+    :param threshold: overrides ``city.routing.auto_dispatch.threshold`` (evaluation of other artifacts)
+    """
+
+    def __init__(
+        self,
+        city: CityConfig,
+        features: TextFeatures | None,
+        model: DispatchModel | None,
+        threshold: float | None = None,
+    ) -> None:
+        self.city = city
+        self.features = features
+        self.model = model
+        self.threshold = city.routing.auto_dispatch.threshold if threshold is None else float(threshold)
+        self._levels = {n.id: n.level for n in city.taxonomy.nodes}
+        self._parent = {n.id: n.parent for n in city.taxonomy.nodes}
+
+    def _lineage(self, query: RouteQuery) -> set[str]:
+        out: set[str] = set()
+        for node in (query.reason, query.category):
+            while node and node not in out:
+                out.add(node)
+                node = self._parent.get(node) or ""
+        return out
+
+    @classmethod
+    def load(cls, city: CityConfig, models_dir: str | Path | None = None, threshold: float | None = None) -> Router:
+        """Router with the city's dispatch model from ``onnx_models/complaints-<city>.*`` (or ``models_dir``)."""
+        from detectors.text.artifacts import load_bundle
+
+        bundle = load_bundle(city, models_dir)
+        return cls(city, bundle.features, bundle.dispatch, threshold)
+
+    def route(self, queries: Sequence[RouteQuery]) -> list[RouteDecision]:
+        """One decision per query, batched through the model."""
+        rules = self.city.routing.rules
+        triage = self.city.routing.triage_department
+        out: list[RouteDecision | None] = [None] * len(queries)
+        pending = []
+        for i, query in enumerate(queries):
+            rule = match_rule(rules, query, self._levels, self._lineage(query)) if rules else None
+            if rule is not None:
+                out[i] = RouteDecision(rule.department, 1.0, "rule", True)
+            else:
+                pending.append(i)
+        if pending and self.model is not None and self.features is not None:
+            # Score the whole batch: its text features are usually cached from the classifier.
+            best, confidences = self.model.decide(self.model.probabilities(self.features, queries))
+            for i in pending:
+                confidence = float(confidences[i])
+                if confidence >= self.threshold:
+                    out[i] = RouteDecision(self.model.labels[best[i]], confidence, "model", True)
+                else:
+                    out[i] = RouteDecision(triage, confidence, "triage", False)
+        return [d if d is not None else RouteDecision(triage, 0.0, "triage", False) for d in out]

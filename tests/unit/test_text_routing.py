@@ -1,0 +1,87 @@
+"""Rules override the dispatch model (most specific wins); low confidence goes to triage."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from config import load_city
+from config.models import RoutingRule
+from detectors.text.features import TextFeatures
+from detectors.text.routing import DispatchModel, RouteQuery, Router, match_rule
+
+
+def _model(city, departments, favourite):
+    """A dispatch model with no text weights that always prefers ``favourite`` by ``margin``."""
+    features = TextFeatures([], np.zeros(0), np.zeros(0, np.uint32), np.zeros(0, np.uint64), np.zeros(0), (3, 4), True)
+    bias = np.zeros(len(departments), np.float32)
+    bias[departments.index(favourite)] = 4.0
+    model = DispatchModel(
+        labels=departments,
+        text_weights=np.zeros((features.n_cols + 1, len(departments)), np.float32),
+        bias=bias,
+        reason_district=np.zeros((1, 1, len(departments)), np.float32),
+        category_district=np.zeros((1, 1, len(departments)), np.float32),
+        reasons=[],
+        categories=[],
+        districts=[],
+        temperature=1.0,
+    )
+    return features, model
+
+
+def test_rule_overrides_model_and_model_routes_the_rest():
+    city = load_city("spb")
+    departments = ["org.spb_gku_zha_nevskogo_rayona", "org.spb_gku_tsentr_kompleksnogo_blagoustroystva"]
+    features, model = _model(city, departments, "org.spb_gku_zha_nevskogo_rayona")
+    router = Router(city, features, model, threshold=0.5)
+    vending = RouteQuery(
+        "street_vending", "c.nezakonnaya_realizatsiya_tovarov_s_torgovogo_obo", "", "nevskiy", "торговля"
+    )
+    other = RouteQuery("general", "c.soderzhanie_mkd", "", "nevskiy", "грязно в парадной")
+    rule, by_model = router.route([vending, other])
+    assert (rule.department, rule.source, rule.auto) == (
+        "org.spb_gku_tsentr_kompleksnogo_blagoustroystva",
+        "rule",
+        True,
+    )
+    assert (by_model.department, by_model.source, by_model.auto) == ("org.spb_gku_zha_nevskogo_rayona", "model", True)
+    assert 0.9 < by_model.confidence <= 1.0
+
+
+def test_below_threshold_goes_to_triage():
+    city = load_city("spb")
+    features, model = _model(city, ["org.a", "org.b"], "org.a")
+    decision = Router(city, features, model, threshold=0.999).route([RouteQuery("general", "", "", "", "")])[0]
+    assert (decision.department, decision.source, decision.auto) == (city.routing.triage_department, "triage", False)
+    assert 0 <= decision.confidence < 0.999
+
+
+def test_without_a_model_everything_unruled_is_triaged():
+    city = load_city("spb")
+    decisions = Router(city, None, None).route([RouteQuery("general", "c.fasad", "", "nevskiy", "x")])
+    assert decisions[0].source == "triage"
+
+
+def test_most_specific_rule_wins():
+    city = load_city("nyc")
+    levels = {n.id: n.level for n in city.taxonomy.nodes}
+    rules = [
+        RoutingRule(department="org.nypd", kind="noise"),
+        RoutingRule(department="org.dep", category="c.noise"),
+        RoutingRule(department="org.hpd", category="c.noise", district="bronx"),
+    ]
+    query = RouteQuery("noise", "c.noise", "r.noise.noise_construction_before_after_hours", "brooklyn", "")
+    lineage = {query.category, query.reason}
+    assert match_rule(rules, query, levels, lineage).department == "org.dep"
+    bronx = RouteQuery("noise", "c.noise", "", "bronx", "")
+    assert match_rule(rules, bronx, levels, {"c.noise"}).department == "org.hpd"
+    street = RouteQuery("noise", "c.noise_street_sidewalk", "", "bronx", "")
+    assert match_rule(rules, street, levels, {"c.noise_street_sidewalk"}).department == "org.nypd"
+
+
+def test_rule_on_a_parent_node_matches_its_children():
+    city = load_city("nyc")
+    router = Router(city, None, None)
+    reason = next(n for n in city.taxonomy.nodes if n.parent == "c.heating")
+    decision = router.route([RouteQuery("general", "", reason.id, "queens", "")])[0]
+    assert (decision.department, decision.source) == ("org.hpd", "rule")
