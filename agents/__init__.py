@@ -15,6 +15,7 @@ STAGES = [
     "agents.heartbeat",
     "agents.hotline",
     "agents.cases",
+    "agents.vision",
     "agents.dispatch",
     "agents.field",
     "agents.sla",

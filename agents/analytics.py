@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from typing import Any, cast
 
 from agents.logic.analytics import CaseFacts, apply_event
 from schemas.codec import DecodeError, decode, to_dict
 from schemas.records import CaseEvent
-from streams.app import app, city, dead_letter, redis, topic
-from streams.metrics import EVENTS_IN, STAGE_SECONDS
+from streams.app import app, city, dead_letter, guarded, redis, topic
+from streams.metrics import STAGE_SECONDS
 from streams.topics import CASE_EVENTS
 from streams.web.keys import ANALYTICS_FACTS
 
@@ -46,25 +47,28 @@ def fold_events(
 @app.agent(topic(CASE_EVENTS))
 async def project_facts(stream: Any) -> None:
     async for events in stream.take_events(BATCH, within=BATCH_WAIT_S):
-        started = time.perf_counter()
-        decoded: list[dict[str, Any]] = []
-        for event in events:
-            EVENTS_IN.labels(CASE_EVENTS.name).inc()
-            try:
-                decoded.append(to_dict(decode(CaseEvent, event.message.value)))
-            except DecodeError as exc:
-                await dead_letter(STAGE, exc.reason, exc.error_type, message=event.message)
-        if not decoded:
-            continue
-        client = redis()
-        case_ids = list(dict.fromkeys(str(e["case_id"]) for e in decoded))
-        raws = await client.hmget(ANALYTICS_FACTS, case_ids)
-        current = {
-            cid: CaseFacts.from_json(json.loads(raw)) if raw else None
-            for cid, raw in zip(case_ids, raws, strict=True)
-        }
-        changed = fold_events(current, decoded, city().city.h3_resolution)
-        if changed:
-            mapping = {cid: json.dumps(f.to_json(), ensure_ascii=False) for cid, f in changed.items()}
-            await client.hset(ANALYTICS_FACTS, mapping=cast(Any, mapping))
-        STAGE_SECONDS.labels("analytics").observe((time.perf_counter() - started) / len(events))
+        await guarded(STAGE, events, _project_facts)
+
+
+async def _project_facts(events: Sequence[Any]) -> None:
+    started = time.perf_counter()
+    decoded: list[dict[str, Any]] = []
+    for event in events:
+        try:
+            decoded.append(to_dict(decode(CaseEvent, event.message.value)))
+        except DecodeError as exc:
+            await dead_letter(STAGE, exc.reason, exc.error_type, message=event.message)
+    if not decoded:
+        return
+    client = redis()
+    case_ids = list(dict.fromkeys(str(e["case_id"]) for e in decoded))
+    raws = await client.hmget(ANALYTICS_FACTS, case_ids)
+    current = {
+        cid: CaseFacts.from_json(json.loads(raw)) if raw else None
+        for cid, raw in zip(case_ids, raws, strict=True)
+    }
+    changed = fold_events(current, decoded, city().city.h3_resolution)
+    if changed:
+        mapping = {cid: json.dumps(f.to_json(), ensure_ascii=False) for cid, f in changed.items()}
+        await client.hset(ANALYTICS_FACTS, mapping=cast(Any, mapping))
+    STAGE_SECONDS.labels("analytics").observe((time.perf_counter() - started) / len(events))

@@ -128,6 +128,7 @@ async def project_cases(projections: dict[str, tuple[dict[str, Any], list[dict[s
     pipe = client.pipeline(transaction=False)
     for (case_id, (state, events)), raw in zip(projections.items(), docs, strict=True):
         doc = json.loads(raw) if raw else {"observations": [], "timeline": []}
+        previous_status = doc.get("status")
         doc.update({k: v for k, v in state.items() if k not in ("applied", "recent_events", "observation_ids")})
         seen = {t["event_id"] for t in doc["timeline"]}
         for ev in events:
@@ -138,8 +139,8 @@ async def project_cases(projections: dict[str, tuple[dict[str, Any], list[dict[s
                 doc["observations"].append({"at": ev["at"], **ev["detail"]})
         doc["timeline"] = doc["timeline"][-TIMELINE_KEEP:]
         pipe.set(keys.case_doc(case_id), json.dumps(doc, ensure_ascii=False))
-        for status_key in {keys.cases_by_status(s) for s in _ALL_STATUSES}:
-            pipe.zrem(status_key, case_id)
+        if previous_status and previous_status != state["status"]:
+            pipe.zrem(keys.cases_by_status(previous_status), case_id)
         pipe.zadd(keys.cases_by_status(state["status"]), {case_id: state["updated_at"]})
         pipe.zadd(keys.CASES_UPDATED, {case_id: state["updated_at"]})
         if state["status"] in SLA_ACTIVE and state["sla_deadline"]:
@@ -150,8 +151,3 @@ async def project_cases(projections: dict[str, tuple[dict[str, Any], list[dict[s
             forget_case(pipe, city(), state)
     await pipe.execute()
 
-
-_ALL_STATUSES = (
-    "new", "triage", "dispatched", "acknowledged", "in_progress", "resolved", "verified", "closed", "rejected",
-    "reopened",
-)

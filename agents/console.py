@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -27,7 +27,7 @@ from agents.logic.access import status_after
 from schemas.codec import DecodeError, decode, to_dict
 from schemas.records import Alert, DispatchTask, FieldUpdate
 from streams import redis_keys as keys
-from streams.app import app, city, dead_letter, redis, topic
+from streams.app import app, city, dead_letter, guarded, redis, topic
 from streams.metrics import EVENTS_IN, STAGE_SECONDS
 from streams.topics import ALERTS, DISPATCH_TASKS, FIELD_UPDATES
 
@@ -93,72 +93,103 @@ def _apply(update: dict[str, Any], existing: dict[str, Any] | None) -> dict[str,
     return apply_field_update(existing, update)
 
 
-async def _update_board(
-    client: aioredis.Redis, department: str, task_id: str, change: Callable[[dict[str, Any] | None], Any]
+async def _update_boards(
+    client: aioredis.Redis, changes: Sequence[tuple[str, str, Callable[[dict[str, Any] | None], Any]]]
 ) -> None:
-    """Read-modify-write one board entry atomically (WATCH/MULTI: two agents write boards)."""
-    board = keys.tasks_of(department)
+    """Read-modify-write board entries atomically, one WATCH/MULTI for the whole batch.
+
+    Two agents write boards (tasks and field updates); a concurrent write makes the
+    transaction retry, so neither overwrites the other's change.
+    """
+    if not changes:
+        return
+    boards = sorted({keys.tasks_of(department) for department, _, _ in changes})
 
     async def attempt(pipe: Any) -> None:
-        raw = await pipe.hget(board, task_id)
-        entry = change(json.loads(raw) if raw else None)
+        current: dict[tuple[str, str], Any] = {}
+        for department, task_id, _ in changes:
+            board = keys.tasks_of(department)
+            if (board, task_id) not in current:
+                raw = await pipe.hget(board, task_id)
+                current[(board, task_id)] = json.loads(raw) if raw else None
+        for department, task_id, change in changes:
+            board = keys.tasks_of(department)
+            entry = change(current[(board, task_id)])
+            if entry is not None:
+                current[(board, task_id)] = entry
         pipe.multi()
-        if entry is not None:
-            pipe.hset(board, task_id, _dumps(entry))
+        for (board, task_id), entry in current.items():
+            if entry is not None:
+                pipe.hset(board, task_id, _dumps(entry))
 
-    await client.transaction(attempt, board)
+    await client.transaction(attempt, *boards)
 
 
 @app.agent(topic(ALERTS))
 async def project_alerts(stream: Any) -> None:
     async for events in stream.take_events(BATCH, within=BATCH_WAIT_S):
-        started = time.perf_counter()
-        pipe = redis().pipeline(transaction=True)
-        for event in events:
-            EVENTS_IN.labels(ALERTS.name).inc()
-            try:
-                alert = decode(Alert, event.message.value)
-            except DecodeError as exc:
-                await dead_letter(STAGE, exc.reason, exc.error_type, message=event.message)
-                continue
-            line = _dumps(to_dict(alert))
-            pipe.lrem(keys.ALERTS_RECENT, 0, line)
-            pipe.lpush(keys.ALERTS_RECENT, line)
-            pipe.publish(keys.ALERTS_CHANNEL, line)
-        pipe.ltrim(keys.ALERTS_RECENT, 0, RECENT_ALERTS - 1)
-        await pipe.execute()
-        STAGE_SECONDS.labels("console.alerts").observe((time.perf_counter() - started) / max(1, len(events)))
+        EVENTS_IN.labels(ALERTS.name).inc(len(events))
+        await guarded(STAGE, events, _project_alerts)
+
+
+async def _project_alerts(events: Sequence[Any]) -> None:
+    started = time.perf_counter()
+    pipe = redis().pipeline(transaction=True)
+    for event in events:
+        try:
+            alert = decode(Alert, event.message.value)
+        except DecodeError as exc:
+            await dead_letter(STAGE, exc.reason, exc.error_type, message=event.message)
+            continue
+        line = _dumps(to_dict(alert))
+        pipe.lrem(keys.ALERTS_RECENT, 0, line)
+        pipe.lpush(keys.ALERTS_RECENT, line)
+        pipe.publish(keys.ALERTS_CHANNEL, line)
+    pipe.ltrim(keys.ALERTS_RECENT, 0, RECENT_ALERTS - 1)
+    await pipe.execute()
+    STAGE_SECONDS.labels("console.alerts").observe((time.perf_counter() - started) / max(1, len(events)))
 
 
 @app.agent(topic(DISPATCH_TASKS))
 async def project_tasks(stream: Any) -> None:
     async for events in stream.take_events(BATCH, within=BATCH_WAIT_S):
-        started = time.perf_counter()
-        for event in events:
-            EVENTS_IN.labels(DISPATCH_TASKS.name).inc()
-            try:
-                task = to_dict(decode(DispatchTask, event.message.value))
-            except DecodeError as exc:
-                await dead_letter(STAGE, exc.reason, exc.error_type, message=event.message)
-                continue
-            await _update_board(redis(), task["department"], task["task_id"], functools.partial(_merge, task))
-        STAGE_SECONDS.labels("console.tasks").observe((time.perf_counter() - started) / max(1, len(events)))
+        EVENTS_IN.labels(DISPATCH_TASKS.name).inc(len(events))
+        await guarded(STAGE, events, _project_tasks)
+
+
+async def _project_tasks(events: Sequence[Any]) -> None:
+    started = time.perf_counter()
+    changes = []
+    for event in events:
+        try:
+            task = to_dict(decode(DispatchTask, event.message.value))
+        except DecodeError as exc:
+            await dead_letter(STAGE, exc.reason, exc.error_type, message=event.message)
+            continue
+        changes.append((task["department"], task["task_id"], functools.partial(_merge, task)))
+    await _update_boards(redis(), changes)
+    STAGE_SECONDS.labels("console.tasks").observe((time.perf_counter() - started) / max(1, len(events)))
 
 
 @app.agent(topic(FIELD_UPDATES))
 async def project_field_updates(stream: Any) -> None:
     async for events in stream.take_events(BATCH, within=BATCH_WAIT_S):
-        for event in events:
-            EVENTS_IN.labels(FIELD_UPDATES.name).inc()
-            try:
-                update = to_dict(decode(FieldUpdate, event.message.value))
-            except DecodeError as exc:
-                await dead_letter(STAGE, exc.reason, exc.error_type, message=event.message)
-                continue
-            if not update["task_id"]:
-                continue  # an update about a case without a task (e.g. from a case tool) moves no board
-            change = functools.partial(_apply, update)
-            await _update_board(redis(), update["department"], update["task_id"], change)
+        EVENTS_IN.labels(FIELD_UPDATES.name).inc(len(events))
+        await guarded(STAGE, events, _project_field_updates)
+
+
+async def _project_field_updates(events: Sequence[Any]) -> None:
+    changes = []
+    for event in events:
+        try:
+            update = to_dict(decode(FieldUpdate, event.message.value))
+        except DecodeError as exc:
+            await dead_letter(STAGE, exc.reason, exc.error_type, message=event.message)
+            continue
+        if not update["task_id"]:
+            continue  # an update about a case without a task (e.g. from a case tool) moves no board
+        changes.append((update["department"], update["task_id"], functools.partial(_apply, update)))
+    await _update_boards(redis(), changes)
 
 
 @app.timer(interval=3600.0)

@@ -220,6 +220,8 @@ class EmbeddedStack:
             "CITYOPS_CITY": city,
             "CITYOPS_DATA_DIR": str(self.run_dir / "data"),
             "PYTHONUNBUFFERED": "1",
+            # Tansu holds a waiting fetch for its whole wait: keep it short (see streams.kafka_tuning).
+            "CITYOPS_FETCH_MAX_WAIT_MS": os.environ.get("CITYOPS_FETCH_MAX_WAIT_MS", "20"),
         }
 
     def start_worker(self, worker_id: str = "worker-1", web_port: int | None = None, city: str = "spb",

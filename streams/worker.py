@@ -16,6 +16,7 @@ from agents import load_stages
 from config import load_city
 from streams.app import app, declared_topics
 from streams.embedded import ensure_topics
+from streams.kafka_tuning import apply_fetch_wait
 from streams.settings import settings
 from streams.web import load_web
 
@@ -26,6 +27,7 @@ def main(loglevel: str = "info") -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     load_city(settings.city)  # fail fast, naming the file and key, before any connection is made
     asyncio.run(ensure_topics(settings.bootstrap_servers))
+    apply_fetch_wait()
     load_stages()
     load_web()
     declared_topics()

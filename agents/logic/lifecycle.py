@@ -13,7 +13,6 @@ event ids are deterministic (case id + sequence number).
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -141,9 +140,9 @@ def _attach(state: dict[str, Any] | None, cmd: dict[str, Any], city: CityConfig,
         return Outcome(state, duplicate=True)
     state["reports"] += 1
     state["observation_ids"] = [*state["observation_ids"], obs["observation_id"]][-_KEEP_OBSERVATIONS:]
-    state["sources"][obs["source"]] = state["sources"].get(obs["source"], 0) + 1
+    state["sources"] = {**state["sources"], obs["source"]: state["sources"].get(obs["source"], 0) + 1}
     if obs.get("camera_id") and obs["camera_id"] not in state["cameras"]:
-        state["cameras"].append(obs["camera_id"])
+        state["cameras"] = [*state["cameras"], obs["camera_id"]]
     state["last_observed_at"] = max(state["last_observed_at"], obs["observed_at"])
     state["first_observed_at"] = min(state["first_observed_at"], obs["observed_at"])
     if not state["text"] and obs.get("text"):
@@ -273,7 +272,8 @@ def apply(state: dict[str, Any] | None, cmd: dict[str, Any], city: CityConfig) -
     if state is not None and cmd["command_id"] in state["applied"]:
         replay = [e for e in state["recent_events"] if e["detail"].get("command_id") == cmd["command_id"]]
         return Outcome(state, replay, duplicate=True)
-    work = copy.deepcopy(state) if state is not None else None
+    # A shallow copy is enough: transitions replace the lists and dicts they change, never mutate them.
+    work = dict(state) if state is not None else None
     at = float(cmd["at"])
     ctype = cmd["type"]
     if ctype == "attach":

@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "streams.cli.run",
     "streams.cli.replay",
     "streams.cli.bench",
+    "streams.cli.vision",
     "streams.cli.city",
     "streams.cli.cases",
     "streams.cli.web",

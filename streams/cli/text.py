@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
-import sys
 import time
 from collections.abc import Sequence
 from datetime import datetime
@@ -25,7 +23,7 @@ from config.models import CityConfig
 
 __all__ = ["register"]
 
-SPLIT_DIR = Path("artifacts/text-split")
+SPLIT_DIR = Path(__file__).resolve().parents[2] / "artifacts" / "text-split"
 
 
 def _progress(started: float) -> Any:
@@ -55,7 +53,12 @@ def register(subparsers: Any) -> None:
     when = train.add_mutually_exclusive_group()
     when.add_argument("--split-date", help="YYYY-MM-DD: train on earlier rows only, evaluate on the rest")
     when.add_argument("--all", action="store_true", help="ship models trained on all rows (default)")
-    train.add_argument("--out", type=Path, help="artifact folder (default: onnx_models, or artifacts/text-split)")
+    train.add_argument(
+        "--out",
+        type=Path,
+        help="folder for the shipped artifacts (default onnx_models); with --split-date, for the "
+        "split variant (default artifacts/text-split)",
+    )
     train.add_argument("--debug", action="store_true", help="show tracebacks")
     train.set_defaults(func=_train)
 
@@ -113,9 +116,10 @@ def _save(result: Any, city: CityConfig, out: Path) -> list[Path]:
 
 
 def _train(args: argparse.Namespace) -> int:
+    """Split variant + evaluation; unless ``--split-date``, then the shipped artifacts, card and threshold."""
     from detectors.text.artifacts import MODELS_DIR, artifact_paths, load_bundle, save_bundle
     from detectors.text.datasets import read_complaints, time_split
-    from detectors.text.modelcard import format_report, write_card
+    from detectors.text.modelcard import format_report, shown_path, write_card
     from detectors.text.train import train_models, write_threshold
 
     say = _progress(time.monotonic())
@@ -142,11 +146,7 @@ def _train(args: argparse.Namespace) -> int:
     threshold = bundle.info.get("dispatch", {}).get("threshold")
     if threshold is not None and out == MODELS_DIR:
         say(f"auto-dispatch threshold {threshold} written to {write_threshold(city.city.id, threshold)}")
-    command = (
-        "cityops train-text " + " ".join(shlex.quote(a) for a in sys.argv[2:])
-        if sys.argv[1:2] == ["train-text"]
-        else f"cityops train-text --city {city.city.id} --all"
-    )
+    command = f"cityops train-text --city {city.city.id} --all" + (f" --data {shown_path(data)}" if args.data else "")
     card = write_card(
         npz.with_suffix(".md"),
         city,
@@ -175,6 +175,7 @@ def _notes(city_id: str) -> str:
 
 
 def _eval(args: argparse.Namespace) -> int:
+    """Evaluate artifacts as the product loads them; print Markdown (or JSON), optionally save JSON + PNG."""
     from detectors.text.datasets import read_complaints
     from detectors.text.modelcard import format_report
 

@@ -1,0 +1,98 @@
+"""The demo camera feed: a folder of photos replayed as several fixed cameras.
+
+Camera *i* of *N* shows photos *i*, *i + N*, *i + 2N* … of the folder, each for
+``hold_s`` seconds (a fixed camera sees the same scene until something
+changes), so the confirmation rules see a pile of garbage persist as they would
+on a real street. Frames are spread over the cameras round-robin at ``rate``
+frames per second in total, stamped with the time they are sent.
+
+The shared demo photos are City of Amsterdam garbage inspection photos; the
+demo places them at St Petersburg camera positions (``cameras.yaml``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+
+from config.models import Camera
+from detectors.vision.dataset import IMAGE_SUFFIXES
+from detectors.vision.ingest import frame_record, jpeg_for_wire
+from schemas.codec import encode
+
+__all__ = ["CameraReel", "load_reels", "replay_cameras"]
+
+
+@dataclass(frozen=True)
+class CameraReel:
+    """The photos one demo camera shows, already encoded as JPEG with their sizes."""
+
+    camera_id: str
+    frames: list[tuple[bytes, int, int]]
+
+    def at(self, elapsed_s: float, hold_s: float) -> tuple[bytes, int, int]:
+        return self.frames[int(elapsed_s // hold_s) % len(self.frames)]
+
+
+def load_reels(
+    folder: Path,
+    cameras: Sequence[Camera],
+    *,
+    max_side: int = 960,
+    max_bytes: int = 4_000_000,
+    per_camera: int | None = None,
+) -> list[CameraReel]:
+    """Split the folder's photos over ``cameras`` and encode each once."""
+    photos = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if len(photos) < len(cameras):
+        raise ValueError(f"{folder}: {len(photos)} photos for {len(cameras)} cameras")
+    reels = []
+    for i, camera in enumerate(cameras):
+        mine = photos[i :: len(cameras)][:per_camera]
+        frames = []
+        for path in mine:
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if image is not None:
+                frames.append(jpeg_for_wire(image, max_side=max_side, max_bytes=max_bytes))
+        reels.append(CameraReel(camera.id, frames))
+    return reels
+
+
+async def replay_cameras(
+    reels: Sequence[CameraReel],
+    bootstrap: str,
+    *,
+    topic: str,
+    rate: float,
+    hold_s: float,
+    duration_s: float | None = None,
+    limit: int | None = None,
+    on_sent: Callable[[int], None] | None = None,
+) -> dict[str, float]:
+    """Send frames round-robin over ``reels`` at ``rate`` frames/s until ``duration_s`` or ``limit``."""
+    from streams.client import producer
+
+    prod = await producer(bootstrap)
+    sent = 0
+    started = time.monotonic()
+    try:
+        while (limit is None or sent < limit) and (duration_s is None or time.monotonic() - started < duration_s):
+            reel = reels[sent % len(reels)]
+            jpeg, width, height = reel.at(time.monotonic() - started, hold_s)
+            record = frame_record(reel.camera_id, time.time(), jpeg, width, height)
+            await prod.send(topic, key=reel.camera_id.encode(), value=encode(record))
+            sent += 1
+            if on_sent:
+                on_sent(sent)
+            if rate > 0:
+                await asyncio.sleep(max(0.0, started + sent / rate - time.monotonic()))
+        await prod.flush()
+    finally:
+        await prod.stop()
+    seconds = time.monotonic() - started
+    return {"sent": float(sent), "seconds": seconds, "rate": sent / max(seconds, 1e-9)}
