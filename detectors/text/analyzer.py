@@ -71,8 +71,8 @@ class ComplaintAnalyzer:
             e.language if lang == UNDETERMINED and e.language else lang
             for e, lang in zip(events, detected, strict=True)
         ]
-        rows = self.bundle.features.transform(texts, [bool((e.address or "").strip()) for e in events])
-        levels = self.bundle.classifier.predict(rows)
+        scores = self.bundle.scorer.scores(texts, [bool((e.address or "").strip()) for e in events])
+        levels = self.bundle.classifier.predict(scores)
         places = self.geocoder.place(
             [e.lat for e in events],
             [e.lon for e in events],

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from detectors.text.export import pack_strings, quantize, unpack_strings
 from detectors.text.features import TextFeatures
 from detectors.text.geocode import DistrictGrid, Gazetteer
 from detectors.text.routing import DispatchModel
+from detectors.text.scoring import LinearScorer
 
 __all__ = ["FORMAT", "MODELS_DIR", "Bundle", "artifact_paths", "load_bundle", "save_bundle"]
 
@@ -39,6 +40,15 @@ class Bundle:
     gazetteer: Gazetteer
     grid: DistrictGrid
     info: dict[str, Any]
+
+    @cached_property
+    def scorer(self) -> LinearScorer:
+        """One scorer for every taxonomy head and the dispatch model's text weights."""
+        heads = {lv: (h.weights, h.bias) for lv, h in self.classifier.heads.items()}
+        if self.dispatch is not None:
+            text = self.dispatch.text_weights
+            heads["dispatch"] = (text, np.zeros(text.shape[1], dtype=np.float32))
+        return LinearScorer(self.features, heads)
 
 
 def artifact_paths(city_id: str, models_dir: str | Path | None = None) -> tuple[Path, Path]:

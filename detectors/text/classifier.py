@@ -48,6 +48,7 @@ class LinearHead:
     bias: np.ndarray
 
     def scores(self, rows: SparseRows) -> np.ndarray:
+        """Raw scores ``(n_rows, n_labels)``."""
         return rows.dot(self.weights) + self.bias
 
 
@@ -94,22 +95,9 @@ class TaxonomyClassifier:
         self.confidence_maps = confidence_maps or {}
         self.finest = self.levels[-1]
         self.case_level = self.levels[field_levels(self.levels)["category"]]
-        # All heads in one matrix: one pass over the feature rows scores every level.
-        self._weights = np.hstack([heads[lv].weights for lv in self.levels]).astype(np.float32)
-        self._bias = np.concatenate([heads[lv].bias for lv in self.levels]).astype(np.float32)
-        self._splits = np.cumsum([len(heads[lv].labels) for lv in self.levels])[:-1]
 
-    def scores(self, rows: SparseRows) -> dict[str, np.ndarray]:
-        """Raw linear scores per level."""
-        parts = np.split(rows.dot(self._weights) + self._bias, self._splits, axis=1)
-        return dict(zip(self.levels, parts, strict=True))
-
-    def probabilities(self, rows: SparseRows) -> dict[str, np.ndarray]:
-        """Class probabilities per level (temperature-scaled), ``(n_items, n_labels)`` each."""
-        return self.probabilities_from_scores(self.scores(rows))
-
-    def probabilities_from_scores(self, scores: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """As :meth:`probabilities`, from raw scores (training calibrates with this)."""
+    def probabilities(self, scores: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Class probabilities per level (temperature-scaled) from raw scores, ``(n_items, n_labels)`` each."""
         out = {self.finest: softmax(self.temperatures[self.finest] * scores[self.finest])}
         for level in self.levels[:-1]:
             summed = np.log(out[self.finest] @ self.marginals[level] + _EPS)
@@ -147,6 +135,6 @@ class TaxonomyClassifier:
             out[level] = LevelResult([self.labels(level)[i] for i in chosen[level]], raw)
         return out
 
-    def predict(self, rows: SparseRows) -> dict[str, LevelResult]:
-        """Decoded node ids and confidences per level for a batch of feature rows."""
-        return self.decode(self.probabilities(rows))
+    def predict(self, scores: dict[str, np.ndarray]) -> dict[str, LevelResult]:
+        """Decoded node ids and confidences per level from raw scores (see :class:`LinearScorer`)."""
+        return self.decode(self.probabilities(scores))

@@ -30,6 +30,7 @@ _SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "
 DEFAULT_DATA = {
     "spb": _SHARED / "spb_appeals_2020-10_2021-03.jsonl.gz",
     "nyc": _SHARED / "nyc311_slices.jsonl.gz",
+    "cn": _SHARED / "cn_messages_labeled.jsonl.gz",
 }
 
 

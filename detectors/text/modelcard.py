@@ -9,7 +9,7 @@ from typing import Any
 
 from config.models import CityConfig
 
-__all__ = ["format_report", "write_card"]
+__all__ = ["format_report", "shown_path", "write_card"]
 
 
 def _sha256(path: Path) -> str:
@@ -20,13 +20,34 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _shown(path: Path) -> str:
+def shown_path(path: Path) -> str:
     """``path`` relative to the repository root when it is near it (``../shared/...``), else as given."""
     root = Path(__file__).resolve().parents[2]
     try:
         return os.path.relpath(path.resolve(), root) if path.resolve().is_relative_to(root.parent) else str(path)
     except ValueError:
         return str(path)
+
+
+def _dispatch_tables(d: dict[str, Any]) -> list[str]:
+    lines = [
+        "",
+        "| auto-dispatch rate | department accuracy on auto-dispatched | model accuracy on all | "
+        "coverage at precision 0.90 | decisions by source |",
+        "|---|---|---|---|---|",
+        f"| {d['auto_rate']:.4f} | {d['auto_accuracy']:.4f} | {d.get('model_accuracy_all', 0):.4f} | "
+        f"{d.get('coverage_at_precision_0.90', 0):.4f} | {d['by_source']} |",
+    ]
+    if d.get("curve"):
+        lines += [
+            "",
+            "Trade-off (model only, most confident first):",
+            "",
+            "| share dispatched automatically | precision | confidence threshold |",
+            "|---|---|---|",
+        ]
+        lines += [f"| {p['coverage']:.1f} | {p['precision']:.4f} | {p['threshold']:.4f} |" for p in d["curve"]]
+    return lines
 
 
 def format_report(report: dict[str, Any]) -> str:
@@ -47,22 +68,11 @@ def format_report(report: dict[str, Any]) -> str:
     lines += [
         "",
         f"Dispatch (rows with a known department: {d['rows_with_department']}; threshold {d['threshold']:.4f}):",
-        "",
-        "| auto-dispatch rate | department accuracy on auto-dispatched | model accuracy on all | "
-        "coverage at precision 0.90 | decisions by source |",
-        "|---|---|---|---|---|",
-        f"| {d['auto_rate']:.4f} | {d['auto_accuracy']:.4f} | {d.get('model_accuracy_all', 0):.4f} | "
-        f"{d.get('coverage_at_precision_0.90', 0):.4f} | {d['by_source']} |",
     ]
-    if d.get("curve"):
-        lines += [
-            "",
-            "Trade-off (model only, most confident first):",
-            "",
-            "| share dispatched automatically | precision | confidence threshold |",
-            "|---|---|---|",
-        ]
-        lines += [f"| {p['coverage']:.1f} | {p['precision']:.4f} | {p['threshold']:.4f} |" for p in d["curve"]]
+    if not d["rows_with_department"]:
+        lines += ["", "no departments in this data: dispatch not evaluated."]
+    else:
+        lines += _dispatch_tables(d)
     t, g = report["throughput"], report["geocoding"]
     lines += [
         "",
@@ -166,7 +176,7 @@ auto rate {d.get("held_out_auto_rate")}, precision {d.get("held_out_auto_precisi
 
 ```
 {command}
-cityops eval dispatch --city {city.city.id} --data {_shown(data)} --models artifacts/text-split --out artifacts/eval
+cityops eval dispatch --city {city.city.id} --data {shown_path(data)} --models artifacts/text-split --out artifacts/eval
 ```
 """
     path.write_text(text, encoding="utf-8")

@@ -17,7 +17,7 @@ import numpy as np
 
 from config.models import CityConfig, RoutingRule
 from detectors.text.classifier import softmax
-from detectors.text.features import TextFeatures
+from detectors.text.scoring import LinearScorer
 
 __all__ = ["DispatchModel", "RouteDecision", "RouteQuery", "Router", "match_rule"]
 
@@ -63,13 +63,13 @@ class DispatchModel:
         self._category = {c: i for i, c in enumerate(self.categories)}
         self._district = {d: i for i, d in enumerate(self.districts)}
 
-    def probabilities(self, features: TextFeatures, queries: Sequence[RouteQuery]) -> np.ndarray:
-        """Calibrated ``(n_queries, n_departments)`` probabilities."""
-        rows = features.transform([q.text for q in queries])
+    def probabilities(self, scorer: LinearScorer, queries: Sequence[RouteQuery]) -> np.ndarray:
+        """Temperature-scaled ``(n_queries, n_departments)`` probabilities; text scored by ``scorer``."""
+        text = scorer.scores([q.text for q in queries], heads=("dispatch",))["dispatch"]
         r = np.array([self._reason.get(q.reason, len(self.reasons)) for q in queries], dtype=np.int64)
         c = np.array([self._category.get(q.category, len(self.categories)) for q in queries], dtype=np.int64)
         d = np.array([self._district.get(q.district, len(self.districts)) for q in queries], dtype=np.int64)
-        scores = rows.dot(self.text_weights) + self.bias + self.reason_district[r, d] + self.category_district[c, d]
+        scores = text + self.bias + self.reason_district[r, d] + self.category_district[c, d]
         return softmax(self.temperature * scores)
 
     def decide(self, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -109,7 +109,7 @@ class Router:
     """Routes cases: a matching rule wins; else the model, automatically only at or above the threshold.
 
     :param city: the city's configuration (rules, triage queue, threshold)
-    :param features: shared text features of the city's model (``None``: rules and triage only)
+    :param scorer: scores the city's text heads, ``dispatch`` among them (``None``: rules and triage only)
     :param model: dispatch model (``None``: rules and triage only)
     :param threshold: overrides ``city.routing.auto_dispatch.threshold`` (evaluation of other artifacts)
     """
@@ -117,12 +117,12 @@ class Router:
     def __init__(
         self,
         city: CityConfig,
-        features: TextFeatures | None,
+        scorer: LinearScorer | None,
         model: DispatchModel | None,
         threshold: float | None = None,
     ) -> None:
         self.city = city
-        self.features = features
+        self.scorer = scorer
         self.model = model
         self.threshold = city.routing.auto_dispatch.threshold if threshold is None else float(threshold)
         self._levels = {n.id: n.level for n in city.taxonomy.nodes}
@@ -139,10 +139,10 @@ class Router:
     @classmethod
     def load(cls, city: CityConfig, models_dir: str | Path | None = None, threshold: float | None = None) -> Router:
         """Router with the city's dispatch model from ``onnx_models/complaints-<city>.*`` (or ``models_dir``)."""
-        from detectors.text.artifacts import load_bundle
+        from detectors.text.artifacts import load_bundle  # artifacts imports this module: import at use
 
         bundle = load_bundle(city, models_dir)
-        return cls(city, bundle.features, bundle.dispatch, threshold)
+        return cls(city, bundle.scorer, bundle.dispatch, threshold)
 
     def route(self, queries: Sequence[RouteQuery]) -> list[RouteDecision]:
         """One decision per query, batched through the model."""
@@ -156,9 +156,9 @@ class Router:
                 out[i] = RouteDecision(rule.department, 1.0, "rule", True)
             else:
                 pending.append(i)
-        if pending and self.model is not None and self.features is not None:
-            # Score the whole batch: its text features are usually cached from the classifier.
-            best, confidences = self.model.decide(self.model.probabilities(self.features, queries))
+        if pending and self.model is not None and self.scorer is not None:
+            # Score the whole batch: the scorer usually still holds it from the classifier.
+            best, confidences = self.model.decide(self.model.probabilities(self.scorer, queries))
             for i in pending:
                 confidence = float(confidences[i])
                 if confidence >= self.threshold:

@@ -90,6 +90,7 @@ class Design:
         self.char.fit(texts)
 
     def matrix(self, texts: Sequence[str], has_address: Sequence[bool] | np.ndarray | None = None) -> csr_matrix:
+        """Feature rows as scikit-learn computes them (the runtime must reproduce these exactly)."""
         meta = np.zeros((len(texts), 1), dtype=np.float32)
         if has_address is not None:
             meta[:, 0] = np.asarray(has_address, dtype=np.float32) * self.settings.address_weight
@@ -123,6 +124,8 @@ def _pad(weights: np.ndarray) -> np.ndarray:
 
 
 class _Trainer:
+    """One training run: the rows (oldest first) with their labels as indices, and the stages over them."""
+
     def __init__(self, city: CityConfig, rows: Sequence[LabeledComplaint], s: TrainSettings, say: Progress) -> None:
         self.city, self.s, self.say = city, s, say
         self.rows = [r for r in rows if r.text.strip()]
@@ -130,15 +133,16 @@ class _Trainer:
         self.texts = [redact(r.text).text for r in self.rows]
         self.has_address = np.array([bool(r.address.strip()) for r in self.rows])
         self.labels = {lv: sorted({r.levels[i] for r in self.rows if r.levels[i]}) for i, lv in enumerate(self.levels)}
+        self.index = {lv: {label: k for k, label in enumerate(self.labels[lv])} for lv in self.levels}
         self.y = {
-            lv: np.array([self.labels[lv].index(r.levels[i]) if r.levels[i] else -1 for r in self.rows])
-            for i, lv in enumerate(self.levels)
+            lv: np.array([self.index[lv].get(r.levels[i], -1) for r in self.rows]) for i, lv in enumerate(self.levels)
         }
         self.n_fit = len(self.rows) - int(len(self.rows) * s.calibration_share)
         self.finest, self.case = self.levels[-1], self.levels[field_levels(self.levels)["category"]]
         self.departments = sorted({r.department for r in self.rows if r.department})
 
     def marginals(self, upto: int) -> dict[str, np.ndarray]:
+        """``P(level | reason)`` for every coarser level, counted on the first ``upto`` rows."""
         fine = self.y[self.finest][:upto]
         out = {}
         for lv in self.levels[:-1]:
@@ -150,6 +154,7 @@ class _Trainer:
         return out
 
     def heads(self, x: csr_matrix, upto: int) -> dict[str, LinearHead]:
+        """One linear SVM per taxonomy level on the first ``upto`` rows of ``x``."""
         out = {}
         for lv in self.levels:
             y = self.y[lv][:upto]
@@ -182,11 +187,11 @@ class _Trainer:
             mixes[lv] = max(_MIXES, key=lambda m: (accuracy[m], m))
             temps[lv] = fit_temperature((mixes[lv] * summed + (1 - mixes[lv]) * own)[k], truth[lv][k])
         clf = TaxonomyClassifier(self.levels, heads, marg, temps, mixes)
-        raw = clf.decode(clf.probabilities_from_scores(scores))
+        raw = clf.decode(clf.probabilities(scores))
         maps, report = {}, {}
         for lv in self.levels:
             k = truth[lv] >= 0
-            correct = np.array([self.labels[lv].index(x) for x in raw[lv].labels])[k] == truth[lv][k]
+            correct = np.array([self.index[lv][x] for x in raw[lv].labels])[k] == truth[lv][k]
             maps[lv] = fit_confidence_map(raw[lv].confidence[k], correct)
             mapped = np.interp(raw[lv].confidence[k], *maps[lv])
             report[lv] = {
@@ -243,7 +248,8 @@ class _Trainer:
                 _onehot(d, nd + 1),
             ]
         ).tocsr()
-        y = np.array([self.departments.index(row.department) if row.department else -1 for row in self.rows])
+        department_index = {dep: k for k, dep in enumerate(self.departments)}
+        y = np.array([department_index.get(row.department, -1) for row in self.rows])
         target = self.city.routing.auto_dispatch.target_precision
         self.say(
             f"stage 4/5: dispatch model, {len(self.departments)} departments, threshold for precision {target:.2f}"
@@ -303,6 +309,7 @@ class _Trainer:
         return match_rule(self.city.routing.rules, query, {}, {reason_id, category_id}) is not None
 
     def geography(self) -> tuple[Gazetteer, DistrictGrid]:
+        """Gazetteer of addresses seen with coordinates, and the grid of districts over all points."""
         self.say("stage 5/5: gazetteer and district grid")
         placed = [(r, r.lat, r.lon) for r in self.rows if r.lat is not None and r.lon is not None]
         addressed = [(r.address, lat, lon) for r, lat, lon in placed if r.address]

@@ -166,7 +166,9 @@ def _notes(city_id: str) -> str:
         return (
             "NYC 311 open data carries no free text: a report's text is its descriptor, location type and "
             "landmark, so the taxonomy levels are nearly given away and this city is a smoke test of the "
-            "pipeline; agency is almost decided by complaint type (routing rules cover noise and heating)."
+            "pipeline; agency is almost decided by complaint type (routing rules cover noise and heating). "
+            "The city folder's boroughs, taxonomy and agencies come from the same file via "
+            "`detectors.text.cities.build_nyc`."
         )
     return (
         'Provenance: appeals to the St Petersburg portal "Наш Санкт-Петербург" scraped by a public research '

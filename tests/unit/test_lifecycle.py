@@ -133,3 +133,14 @@ def test_operator_assigns_a_triaged_case() -> None:
     state, _ = run(attach("C1", 1), dispatched("C1", 1, "triage", ctype="triaged"), assign,
                    dispatched("C1", 2, "org.b"))
     assert state is not None and state["status"] == "dispatched" and state["department"] == "org.b"
+
+
+def test_apply_never_mutates_the_state_it_is_given() -> None:
+    import copy
+
+    state, _ = run(attach("C1", 1, source="camera", camera="cam-1"), dispatched("C1", 1))
+    snapshot = copy.deepcopy(state)
+    for cmd in (attach("C1", 2, camera="cam-2"), field("C1", 1, "reject", suggested_department="org.b"),
+                field("C1", 2, "resolve"), dispatched("C1", 2, "org.b")):
+        apply(state, cmd, CITY)
+        assert state == snapshot

@@ -78,3 +78,19 @@ def test_packed_strings_round_trip():
     items = ["мусор", "loud music", "垃圾", ""]
     assert unpack_strings(pack_strings(items)) == items
     assert unpack_strings(pack_strings([])) == []
+
+
+def test_scorer_reuses_the_last_batch_for_meta_free_heads(tiny):
+    from detectors.text.scoring import LinearScorer
+
+    _design, svm, features, texts, has_address = tiny
+    weights = np.vstack([svm.coef_.T, np.zeros((1, len(svm.classes_)))]).astype(np.float32)
+    text_only = weights.copy()
+    text_only[-2] = 0.0  # the has_address row
+    scorer = LinearScorer(features, {"level": (weights, svm.intercept_), "dispatch": (text_only, svm.intercept_)})
+    assert scorer.meta_free == {"dispatch"}
+    first = scorer.scores(texts, has_address)
+    assert scorer.scores(list(texts), heads=("dispatch",)) is first  # same batch, meta-free head
+    again = scorer.scores(texts, None, heads=("level",))  # meta changes the level head: rescored
+    assert again is not first
+    np.testing.assert_allclose(again["dispatch"], first["dispatch"], atol=1e-5)

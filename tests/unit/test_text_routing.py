@@ -8,16 +8,18 @@ from config import load_city
 from config.models import RoutingRule
 from detectors.text.features import TextFeatures
 from detectors.text.routing import DispatchModel, RouteQuery, Router, match_rule
+from detectors.text.scoring import LinearScorer
 
 
-def _model(city, departments, favourite):
-    """A dispatch model with no text weights that always prefers ``favourite`` by ``margin``."""
+def _model(departments, favourite):
+    """A dispatch model with no text weights that always prefers ``favourite``."""
     features = TextFeatures([], np.zeros(0), np.zeros(0, np.uint32), np.zeros(0, np.uint64), np.zeros(0), (3, 4), True)
     bias = np.zeros(len(departments), np.float32)
     bias[departments.index(favourite)] = 4.0
+    text = np.zeros((features.n_cols + 1, len(departments)), np.float32)
     model = DispatchModel(
         labels=departments,
-        text_weights=np.zeros((features.n_cols + 1, len(departments)), np.float32),
+        text_weights=text,
         bias=bias,
         reason_district=np.zeros((1, 1, len(departments)), np.float32),
         category_district=np.zeros((1, 1, len(departments)), np.float32),
@@ -26,14 +28,14 @@ def _model(city, departments, favourite):
         districts=[],
         temperature=1.0,
     )
-    return features, model
+    return LinearScorer(features, {"dispatch": (text, np.zeros(len(departments), np.float32))}), model
 
 
 def test_rule_overrides_model_and_model_routes_the_rest():
     city = load_city("spb")
     departments = ["org.spb_gku_zha_nevskogo_rayona", "org.spb_gku_tsentr_kompleksnogo_blagoustroystva"]
-    features, model = _model(city, departments, "org.spb_gku_zha_nevskogo_rayona")
-    router = Router(city, features, model, threshold=0.5)
+    scorer, model = _model(departments, "org.spb_gku_zha_nevskogo_rayona")
+    router = Router(city, scorer, model, threshold=0.5)
     vending = RouteQuery(
         "street_vending", "c.nezakonnaya_realizatsiya_tovarov_s_torgovogo_obo", "", "nevskiy", "торговля"
     )
@@ -50,8 +52,8 @@ def test_rule_overrides_model_and_model_routes_the_rest():
 
 def test_below_threshold_goes_to_triage():
     city = load_city("spb")
-    features, model = _model(city, ["org.a", "org.b"], "org.a")
-    decision = Router(city, features, model, threshold=0.999).route([RouteQuery("general", "", "", "", "")])[0]
+    scorer, model = _model(["org.a", "org.b"], "org.a")
+    decision = Router(city, scorer, model, threshold=0.999).route([RouteQuery("general", "", "", "", "")])[0]
     assert (decision.department, decision.source, decision.auto) == (city.routing.triage_department, "triage", False)
     assert 0 <= decision.confidence < 0.999
 
