@@ -305,7 +305,7 @@ FIELD_RULES: dict[str, dict[str, dict[str, Any]]] = {
         "lat": _LAT,
         "lon": _LON,
         "confidence": {"minimum": 0, "maximum": 1},
-        "location_precision": {"enum": ["exact", "address", "district", "camera"]},
+        "location_precision": {"enum": ["exact", "address", "district", "city", "camera"]},
     },
     "CaseCommand": {"type": {"enum": list(CASE_COMMAND_TYPES)}, "case_id": _ID},
     "CaseEvent": {
