@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "streams.cli.vision",
     "streams.cli.city",
     "streams.cli.cases",
+    "streams.cli.text",
     "streams.cli.web",
 ]
 

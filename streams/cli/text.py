@@ -20,6 +20,7 @@ from typing import Any
 
 from config import load_city
 from config.models import CityConfig
+from streams.cli import command_group
 
 __all__ = ["register"]
 
@@ -31,18 +32,6 @@ def _progress(started: float) -> Any:
         print(f"[{time.monotonic() - started:7.1f}s] {message}", flush=True)
 
     return say
-
-
-def _subcommands(subparsers: Any, name: str, help_text: str) -> Any:
-    """The sub-parsers of command ``name``, created once even when several modules add to it."""
-    parser = subparsers.choices.get(name)
-    if parser is None:
-        parser = subparsers.add_parser(name, help=help_text)
-        return parser.add_subparsers(dest=f"{name}_command", required=True, metavar="WHAT")
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return action
-    raise RuntimeError(f"command {name!r} exists without sub-commands")
 
 
 def register(subparsers: Any) -> None:
@@ -62,7 +51,7 @@ def register(subparsers: Any) -> None:
     train.add_argument("--debug", action="store_true", help="show tracebacks")
     train.set_defaults(func=_train)
 
-    dispatch = _subcommands(subparsers, "eval", "evaluate a model on labelled data").add_parser(
+    dispatch = command_group(subparsers, "eval", "evaluate models on labelled data").add_parser(
         "dispatch", help="taxonomy, dispatch, geocoding and throughput of the complaint models on a labelled file"
     )
     dispatch.add_argument("--city", default="spb")
