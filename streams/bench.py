@@ -10,6 +10,7 @@ cost shows as a ratio to what the broker alone does on this machine.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -42,6 +43,7 @@ def percentiles(values: list[float]) -> dict[str, float]:
 @dataclass
 class HotlineBench:
     n: int
+    offered_rate: float = 0.0  # complaints/s pushed (0 = all at once)
     seconds_to_produce: float = 0.0
     complaint_to_case: dict[str, float] = field(default_factory=dict)
     complaint_to_dispatch: dict[str, float] = field(default_factory=dict)
@@ -95,7 +97,8 @@ async def raw_consume_rate(bootstrap: str, n: int, size: int) -> float:
 
 
 async def run_hotline_bench(info: StackInfo, n: int, data: Path = SPB_FILE, timeout_s: float = 300.0,
-                            progress: Any = None) -> HotlineBench:
+                            progress: Any = None, rate: float = 0.0) -> HotlineBench:
+    """Push ``n`` appeals (all at once, or paced at ``rate`` per second) and time them through the pipeline."""
     run = uuid.uuid4().hex[:6]
     source = load_events(data, n, latest=True)
     # Reports "arrive now": with their 2021 times every SLA would be long breached and the bench would
@@ -110,13 +113,15 @@ async def run_hotline_bench(info: StackInfo, n: int, data: Path = SPB_FILE, time
     prod = await producer(info.bootstrap)
     t0 = time.time()
     try:
-        for e in events:
+        for i, e in enumerate(events, 1):
             sent_at[f"hotline:{e.event_id}"] = time.time()
             await prod.send(HOTLINE_EVENTS.name, key=e.event_id.encode(), value=encode(e))
+            if rate > 0:
+                await asyncio.sleep(max(0.0, t0 + i / rate - time.time()))
         await prod.flush()
     finally:
         await prod.stop()
-    result = HotlineBench(n=len(events), seconds_to_produce=round(time.time() - t0, 3))
+    result = HotlineBench(n=len(events), seconds_to_produce=round(time.time() - t0, 3), offered_rate=rate)
 
     seen: dict[str, tuple[float, str, str]] = {}
 

@@ -36,7 +36,7 @@ def cmd_bench_hotline(args: argparse.Namespace) -> int:
         sup.wait_ready()
     try:
         data = Path(args.data) if args.data else SPB_FILE
-        result = asyncio.run(run_hotline_bench(info, args.n, data, progress=_progress))
+        result = asyncio.run(run_hotline_bench(info, args.n, data, progress=_progress, rate=args.rate))
     finally:
         print(file=sys.stderr)
         if sup is not None:
@@ -57,6 +57,8 @@ def register(sub: Any) -> None:
         "hotline", help="N real complaints end to end, vs raw aiokafka consume of the same broker")
     h.add_argument("--n", type=int, default=2000, help="complaints to push (default 2000)")
     h.add_argument("--data", default=None, help="appeals file (default: ../shared SPb appeals)")
+    h.add_argument("--rate", type=float, default=0.0,
+                   help="complaints/s to push (0 = all at once: throughput; below capacity: latency)")
     h.add_argument("--json", action="store_true", help="print the result as JSON")
     h.add_argument("--out", default=str(settings.data_dir / "bench"), help="folder for the histogram PNG")
     h.add_argument("--start", action="store_true", help="start an embedded stack if none is running")
