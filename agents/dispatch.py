@@ -26,7 +26,14 @@ from schemas.codec import DecodeError, decode
 from schemas.records import SCHEMA_VERSION, Alert, CaseCommand, CaseEvent, DispatchTask
 from streams import redis_keys as keys
 from streams.app import app, city, dead_letter, guarded, produce, redis, topic
-from streams.metrics import DISPATCHES, EVENT_TO_ALERT, EVENTS_IN, HOTLINE_TO_DISPATCH, STAGE_SECONDS
+from streams.metrics import (
+    DISPATCHES,
+    EVENT_TO_ALERT,
+    EVENTS_IN,
+    HOTLINE_TO_DISPATCH,
+    OBSERVATION_TO_TASK,
+    STAGE_SECONDS,
+)
 from streams.topics import ALERTS, CASE_COMMANDS, CASE_EVENTS, DISPATCH_TASKS
 
 __all__ = ["dispatch_cases"]
@@ -146,8 +153,11 @@ async def _dispatch(to_route: list[CaseEvent]) -> None:
                 evidence=[ev.detail["evidence"]] if ev.detail.get("evidence") else [],
             )
             pending.append(await produce(DISPATCH_TASKS, decision.department, task))
-            if ev.type == "opened" and ev.detail.get("source") != "camera":
-                HOTLINE_TO_DISPATCH.observe(max(0.0, now - float(ev.detail.get("ingested_at", now))))
+            if ev.type == "opened":
+                waited = max(0.0, now - float(ev.detail.get("ingested_at", now)))
+                OBSERVATION_TO_TASK.observe(waited)
+                if ev.detail.get("source") != "camera":
+                    HOTLINE_TO_DISPATCH.observe(waited)
         command = CaseCommand(
             schema_version=SCHEMA_VERSION,
             command_id=f"dispatch:{ev.case_id}:{dispatch_no}",

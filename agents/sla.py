@@ -15,14 +15,15 @@ import os
 import time
 from typing import Any
 
+from agents.logic.lifecycle import OPEN_STATUSES
 from agents.logic.sla import district_digests, due_actions
 from schemas.records import SCHEMA_VERSION, CaseCommand, Digest
 from streams import redis_keys as keys
 from streams.app import app, city, produce, redis
-from streams.metrics import REMINDERS, SLA_BREACHES
+from streams.metrics import OPEN_CASES, REMINDERS, SLA_BREACHES
 from streams.topics import CASE_COMMANDS, DIGESTS
 
-__all__ = ["check_deadlines", "send_digests"]
+__all__ = ["check_deadlines", "count_open_cases", "send_digests"]
 
 SLA_INTERVAL_S = float(os.environ.get("CITYOPS_SLA_INTERVAL_S", "15"))
 DIGEST_INTERVAL_S = float(os.environ.get("CITYOPS_DIGEST_INTERVAL_S", str(7 * 24 * 3600)))
@@ -78,9 +79,19 @@ async def send_digests(now: float) -> int:
     return len(pending)
 
 
+async def count_open_cases() -> None:
+    """Set the open-cases gauge from the case stage's status sets (city-wide, by status)."""
+    pipe = redis().pipeline(transaction=False)
+    for status in OPEN_STATUSES:
+        pipe.zcard(keys.cases_by_status(status))
+    for status, count in zip(OPEN_STATUSES, await pipe.execute(), strict=True):
+        OPEN_CASES.labels(status).set(count)
+
+
 @app.timer(interval=SLA_INTERVAL_S, on_leader=True)
 async def sla_timer() -> None:
     await check_deadlines(time.time())
+    await count_open_cases()
 
 
 @app.timer(interval=DIGEST_INTERVAL_S, on_leader=True)

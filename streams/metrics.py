@@ -64,7 +64,10 @@ DISPATCHES = Counter(
 )
 REMINDERS = Counter("cityops_sla_reminders", "SLA reminders and escalations", ["type"], registry=REGISTRY)
 SLA_BREACHES = Counter("cityops_sla_breaches", "Cases past their deadline, by kind", ["kind"], registry=REGISTRY)
-OPEN_CASES = Gauge("cityops_open_cases", "Open cases held by this worker, by kind", ["kind"], registry=REGISTRY)
+OPEN_CASES = Gauge(
+    "cityops_open_cases", "Open cases city-wide, by status (set by the leader's SLA timer)", ["status"],
+    registry=REGISTRY,
+)
 CONSUMER_LAG = Gauge(
     "cityops_consumer_lag", "Records not yet consumed, by topic", ["topic"], registry=REGISTRY
 )
