@@ -153,7 +153,8 @@ async def _outputs(info: StackInfo, sent: dict[str, float], since_events: dict[i
 
 
 async def run_cases_bench(info: StackInfo, city: CityConfig, data: Path, n: int,
-                          latency_seconds: float = 20.0) -> dict[str, Any]:
+                          latency_seconds: float = 20.0, latency_rate: float = 0.0) -> dict[str, Any]:
+    """Capacity (all ``n`` at once), then latency at ``latency_rate`` (default 80 % of capacity)."""
     run = uuid.uuid4().hex[:6]
     pool = spb_observations(data, city, n * 2, run)
     first, second = pool[:n], pool[n:]
@@ -163,7 +164,7 @@ async def run_cases_bench(info: StackInfo, city: CityConfig, data: Path, n: int,
     attached, _tasks, _opened = await _outputs(info, sent, since_e, since_t)
     t0 = min(sent.values())
     capacity = len(attached) / max(1e-6, max(attached.values(), default=t0) - t0)
-    rate = 0.8 * capacity
+    rate = latency_rate or 0.8 * capacity
     m = min(len(second), max(50, int(rate * latency_seconds)))
     since_e = await topic_end_offsets(info.bootstrap, CASE_EVENTS.name)
     since_t = await topic_end_offsets(info.bootstrap, DISPATCH_TASKS.name)
