@@ -78,7 +78,8 @@ def register(sub: Any) -> None:
     b.add_argument("--n", type=int, default=3000, help="observations in the capacity run")
     b.add_argument("--data", default=str(SPB_FILE))
     b.add_argument("--city", default=settings.city)
-    b.add_argument("--rate", type=float, default=0.0, help="observations/s of the latency run (default 80%% of capacity)")
+    b.add_argument("--rate", type=float, default=0.0,
+                   help="observations/s of the latency run (default: 80%% of capacity)")
     b.add_argument("--json", action="store_true")
     b.add_argument("--out", default=str(settings.data_dir / "bench"))
     b.set_defaults(func=cmd_bench_cases)
