@@ -10,18 +10,16 @@ observation -> dispatch task for the ones that opened a case).
 from __future__ import annotations
 
 import asyncio
-import gzip
 import json
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from agents.logic.dedupe import dedupe_group
 from agents.logic.dedupe_eval import DedupeReplay, Report, replay
 from config import CityConfig
-from config.from_history import slug
+from config.from_history import read_history, slug
 from schemas.codec import encode
 from schemas.records import SCHEMA_VERSION, Observation
 from streams.bench import percentiles
@@ -32,12 +30,6 @@ from streams.topics import CASE_EVENTS, DISPATCH_TASKS, OBSERVATIONS
 __all__ = ["nyc_reports", "run_cases_bench", "spb_observations", "spb_reports"]
 
 
-def _rows(path: Path) -> Iterator[dict[str, Any]]:
-    with gzip.open(path, "rt", encoding="utf-8") as fh:
-        for line in fh:
-            yield json.loads(line)
-
-
 def _spb_ids(row: dict[str, Any]) -> tuple[str, str]:
     return "c." + slug(row["category"])[:48], "r." + slug(row["reason"])[:60]
 
@@ -45,7 +37,7 @@ def _spb_ids(row: dict[str, Any]) -> tuple[str, str]:
 def spb_reports(path: Path, city: CityConfig) -> list[Report]:
     """SPb appeals as dedupe reports, grouped by their true labels."""
     out = []
-    for row in _rows(path):
+    for row in read_history(path):
         if not (row.get("lat") and row.get("category") and row.get("reason")):
             continue
         cid, rid = _spb_ids(row)
@@ -61,7 +53,7 @@ def nyc_reports(path: Path) -> list[Report]:
     The slices are a few hours each, so many marked duplicates' originals are not in the file;
     ``original_in_data`` says which ones have an earlier same-type report at the same address.
     """
-    rows = sorted((r for r in _rows(path) if r.get("latitude") and r.get("longitude")),
+    rows = sorted((r for r in read_history(path) if r.get("latitude") and r.get("longitude")),
                   key=lambda r: _epoch(r["created_date"]))
     out = []
     seen: set[tuple[str, str]] = set()
@@ -86,7 +78,7 @@ def spb_observations(path: Path, city: CityConfig, n: int, run: str) -> list[Obs
     """N observations with the places and true categories of real appeals (fresh ids, times now)."""
     out: list[Observation] = []
     now = time.time()
-    for row in _rows(path):
+    for row in read_history(path):
         if not (row.get("lat") and row.get("category") and row.get("reason") and row.get("district")):
             continue
         cid, rid = _spb_ids(row)

@@ -9,15 +9,13 @@ exercises the merge windows the way the real days did.
 from __future__ import annotations
 
 import asyncio
-import gzip
-import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from config.from_history import slug
+from config.from_history import read_history, slug
 from schemas.codec import encode
 from schemas.records import SCHEMA_VERSION, HotlineEvent
 from streams.client import producer
@@ -28,14 +26,6 @@ __all__ = ["detect_format", "load_events", "replay_events", "row_to_event"]
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets" / "complaints"
 SPB_FILE = SHARED / "spb_appeals_2020-10_2021-03.jsonl.gz"
 NYC_FILE = SHARED / "nyc311_slices.jsonl.gz"
-
-
-def _rows(path: Path) -> Iterator[dict[str, Any]]:
-    opener: Callable[..., Any] = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                yield json.loads(line)
 
 
 def _epoch(text: str) -> float:
@@ -94,7 +84,7 @@ def row_to_event(row: dict[str, Any], fmt: str) -> HotlineEvent:
 
 def load_events(path: str | Path, limit: int | None = None, latest: bool = False) -> list[HotlineEvent]:
     """Events of ``path`` in time order; ``limit`` keeps the first (or with ``latest``, the last) N."""
-    rows = list(_rows(Path(path)))
+    rows = list(read_history(path))
     if not rows:
         return []
     fmt = detect_format(rows[0])

@@ -7,15 +7,13 @@ level, district ids and department ids ``org.<slug>``, with
 
 from __future__ import annotations
 
-import gzip
-import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from config.from_history import slug
+from config.from_history import read_history, slug
 from config.models import CityConfig
 
 __all__ = [
@@ -47,14 +45,6 @@ class LabeledComplaint:
     district: str
     levels: tuple[str, ...]
     department: str
-
-
-def _rows(path: str | Path) -> Iterator[dict[str, Any]]:
-    opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                yield json.loads(line)
 
 
 def _when(value: str) -> datetime:
@@ -186,7 +176,7 @@ def read_complaints(
         raise ValueError(f"no default history for city {city.city.id!r}; pass --data FILE")
     ids = _Ids(city)
     out: list[LabeledComplaint] = []
-    for row in _rows(source):
+    for row in read_history(source):
         if limit is not None and len(out) >= limit:
             break
         if "reason" in row and "city_object" in row:
