@@ -8,9 +8,9 @@ told (``case-commands``) and operators get an alert.
 
 Exactly one task per (case, dispatch number): a Redis claim is taken before the
 task is produced and marked sent after the broker acknowledged it, so a
-redelivered event finds the claim and produces nothing. The one window left —
-killed after the broker's acknowledgement and before the mark — re-sends a task
-with the same ``task_id``, which task consumers treat as the same task.
+redelivered event finds the claim and produces nothing. A claim still "pending"
+(the worker was killed between producing and marking) is settled by reading the
+task topic back (:mod:`agents.task_log`): the task is produced only if it is not there.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
+from agents.task_log import tasks_on_topic
 from detectors.text import RouteDecision, RouteQuery, Router
 from schemas.codec import DecodeError, decode
 from schemas.records import SCHEMA_VERSION, Alert, CaseCommand, CaseEvent, DispatchTask
@@ -81,18 +82,20 @@ def _decide(events: list[CaseEvent]) -> list[RouteDecision]:
 CLAIM_TTL_S = 30 * 24 * 3600
 
 
-async def _claim(claim_keys: list[str]) -> list[bool]:
-    """For each dispatch claim key: should this worker produce it (never marked sent before)?
+async def _claim(claim_keys: list[str]) -> list[str]:
+    """State of each dispatch claim: "new" (taken now), "sent" (done before) or "pending".
 
-    One round trip: SET NX takes free claims, GET reads the others ("pending" means an
-    earlier attempt died before the broker acknowledged, so it must be produced again).
+    One round trip: SET NX takes free claims, GET reads the others. "pending" means an
+    earlier attempt died between taking the claim and marking it sent: its task may or
+    may not have reached the broker.
     """
     pipe = redis().pipeline(transaction=False)
     for key in claim_keys:
         pipe.set(key, "pending", nx=True, ex=CLAIM_TTL_S)
         pipe.get(key)
     replies = await pipe.execute()
-    return [bool(taken) or value != b"sent" for taken, value in zip(replies[::2], replies[1::2], strict=True)]
+    return ["new" if taken else "sent" if value == b"sent" else "pending"
+            for taken, value in zip(replies[::2], replies[1::2], strict=True)]
 
 
 @app.agent(topic(CASE_EVENTS))
@@ -123,14 +126,18 @@ async def _dispatch(to_route: list[CaseEvent]) -> None:
     claimed = []
     now = time.time()
     claim_keys = [keys.dispatch_claim(ev.case_id, ev.dispatch_no + 1) for ev in to_route]
-    for ev, decision, key, mine in zip(to_route, decisions, claim_keys, await _claim(claim_keys), strict=True):
-        if not mine:
+    claims = await _claim(claim_keys)
+    pending_ids = {f"{ev.case_id}/{ev.dispatch_no + 1}" for ev, c in zip(to_route, claims, strict=True)
+                   if c == "pending"}
+    already = await tasks_on_topic(pending_ids) if pending_ids else set()
+    for ev, decision, key, claim in zip(to_route, decisions, claim_keys, claims, strict=True):
+        if claim == "sent":
             continue
         dispatch_no = ev.dispatch_no + 1
         claimed.append(key)
         outcome = "auto" if decision.auto else "triage"
         DISPATCHES.labels(outcome, decision.source).inc()
-        if decision.auto:
+        if decision.auto and f"{ev.case_id}/{dispatch_no}" not in already:
             task = DispatchTask(
                 schema_version=SCHEMA_VERSION,
                 task_id=f"{ev.case_id}/{dispatch_no}",

@@ -174,3 +174,15 @@ def test_worker_killed_mid_stream_loses_nothing_and_doubles_nothing(own_stack: C
     per_task = Counter(t["task_id"] for t in tasks)
     assert per_task and max(per_task.values()) == 1, f"duplicated tasks: {[k for k, v in per_task.items() if v > 1]}"
     assert len({t["case_id"] for t in tasks}) == len(tasks)  # one dispatch per case
+
+
+def test_a_pending_dispatch_claim_is_settled_by_reading_the_task_topic(stack: Stack) -> None:
+    import asyncio
+
+    from agents.task_log import tasks_on_topic
+
+    present = f"C-test{uuid.uuid4().hex[:8]}/1"
+    task = {"schema_version": 1, "task_id": present, "case_id": present.split("/")[0]}
+    stack.send("dispatch-tasks", "org.test", json.dumps(task).encode())
+    absent = f"C-test{uuid.uuid4().hex[:8]}/1"
+    assert asyncio.run(tasks_on_topic({present, absent}, bootstrap=stack.bootstrap)) == {present}
