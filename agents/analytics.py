@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from agents.logic.analytics import CaseFacts, apply_event
-from schemas.codec import DecodeError, decode, to_dict
+from schemas.codec import to_dict
 from schemas.records import CaseEvent
-from streams.app import app, city, dead_letter, guarded, redis, topic
+from streams.app import app, city, decode_events, guarded, redis, topic
 from streams.metrics import STAGE_SECONDS
 from streams.topics import CASE_EVENTS
 from streams.web.keys import ANALYTICS_FACTS
@@ -52,12 +52,7 @@ async def project_facts(stream: Any) -> None:
 
 async def _project_facts(events: Sequence[Any]) -> None:
     started = time.perf_counter()
-    decoded: list[dict[str, Any]] = []
-    for event in events:
-        try:
-            decoded.append(to_dict(decode(CaseEvent, event.message.value)))
-        except DecodeError as exc:
-            await dead_letter(STAGE, exc.reason, exc.error_type, message=event.message)
+    decoded = [to_dict(ev) for _, ev in await decode_events(STAGE, events, CaseEvent)]
     if not decoded:
         return
     client = redis()

@@ -26,11 +26,11 @@ import faust
 from agents.case_index import TIMELINE_FIELDS, TIMELINE_KEEP, ensure_index, find_or_create_batch, forget_case
 from agents.logic.lifecycle import CLOSED_STATUSES, apply
 from agents.logic.sla import ACTIVE_STATUSES as SLA_ACTIVE
-from schemas.codec import DecodeError, decode, to_dict
+from schemas.codec import to_dict
 from schemas.records import SCHEMA_VERSION, CaseCommand, CaseEvent, Observation
 from streams import redis_keys as keys
-from streams.app import app, city, dead_letter, guarded, produce, redis, topic
-from streams.metrics import CASES_MERGED, CASES_OPENED, EVENTS_IN, STAGE_SECONDS
+from streams.app import app, city, consume, dead_letter, decode_events, produce, redis, topic
+from streams.metrics import CASES_MERGED, CASES_OPENED, STAGE_SECONDS
 from streams.topics import CASE_COMMANDS, CASE_EVENTS, OBSERVATIONS
 
 __all__ = ["cases_table", "merge_observations", "run_cases"]
@@ -51,19 +51,12 @@ cases_table = app.Table(
 
 @app.agent(topic(OBSERVATIONS))
 async def merge_observations(stream: Any) -> None:
-    async for events in stream.take_events(BATCH, within=BATCH_WAIT_S):
-        EVENTS_IN.labels(OBSERVATIONS.name).inc(len(events))
-        await guarded("cases", events, _merge)
+    await consume(stream, "cases", OBSERVATIONS, _merge, BATCH, BATCH_WAIT_S)
 
 
 async def _merge(events: Sequence[Any]) -> None:
     started = time.perf_counter()
-    observations: list[Observation] = []
-    for event in events:
-        try:
-            observations.append(decode(Observation, event.message.value))
-        except DecodeError as exc:
-            await dead_letter("cases", exc.reason, exc.error_type, message=event.message)
+    observations = [obs for _, obs in await decode_events("cases", events, Observation)]
     if not observations:
         return
     await ensure_index(redis())
@@ -89,21 +82,14 @@ async def _merge(events: Sequence[Any]) -> None:
 
 @app.agent(topic(CASE_COMMANDS))
 async def run_cases(stream: Any) -> None:
-    async for events in stream.take_events(BATCH, within=BATCH_WAIT_S):
-        EVENTS_IN.labels(CASE_COMMANDS.name).inc(len(events))
-        await guarded("cases", events, _run)
+    await consume(stream, "cases", CASE_COMMANDS, _run, BATCH, BATCH_WAIT_S)
 
 
 async def _run(events: Sequence[Any]) -> None:
     started = time.perf_counter()
     pending = []
     projections: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
-    for event in events:
-        try:
-            command = decode(CaseCommand, event.message.value)
-        except DecodeError as exc:
-            await dead_letter("cases", exc.reason, exc.error_type, message=event.message)
-            continue
+    for event, command in await decode_events("cases", events, CaseCommand):
         outcome = apply(cases_table.get(command.case_id), to_dict(command), city())
         if outcome.refused:
             await dead_letter("cases", outcome.refused, "refused_command", message=event.message)

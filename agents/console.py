@@ -24,11 +24,11 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from agents.logic.access import status_after
-from schemas.codec import DecodeError, decode, to_dict
+from schemas.codec import to_dict
 from schemas.records import Alert, DispatchTask, FieldUpdate
 from streams import redis_keys as keys
-from streams.app import app, city, dead_letter, guarded, redis, topic
-from streams.metrics import EVENTS_IN, STAGE_SECONDS
+from streams.app import app, city, consume, decode_events, redis, topic
+from streams.metrics import STAGE_SECONDS
 from streams.topics import ALERTS, DISPATCH_TASKS, FIELD_UPDATES
 
 __all__ = [
@@ -127,20 +127,14 @@ async def _update_boards(
 
 @app.agent(topic(ALERTS))
 async def project_alerts(stream: Any) -> None:
-    async for events in stream.take_events(BATCH, within=BATCH_WAIT_S):
-        EVENTS_IN.labels(ALERTS.name).inc(len(events))
-        await guarded(STAGE, events, _project_alerts)
+    await consume(stream, STAGE, ALERTS, _project_alerts, BATCH, BATCH_WAIT_S)
 
 
 async def _project_alerts(events: Sequence[Any]) -> None:
     started = time.perf_counter()
     pipe = redis().pipeline(transaction=True)
-    for event in events:
-        try:
-            alert = decode(Alert, event.message.value)
-        except DecodeError as exc:
-            await dead_letter(STAGE, exc.reason, exc.error_type, message=event.message)
-            continue
+    for _, record in await decode_events(STAGE, events, Alert):
+        alert = record
         line = _dumps(to_dict(alert))
         pipe.lrem(keys.ALERTS_RECENT, 0, line)
         pipe.lpush(keys.ALERTS_RECENT, line)
@@ -152,20 +146,14 @@ async def _project_alerts(events: Sequence[Any]) -> None:
 
 @app.agent(topic(DISPATCH_TASKS))
 async def project_tasks(stream: Any) -> None:
-    async for events in stream.take_events(BATCH, within=BATCH_WAIT_S):
-        EVENTS_IN.labels(DISPATCH_TASKS.name).inc(len(events))
-        await guarded(STAGE, events, _project_tasks)
+    await consume(stream, STAGE, DISPATCH_TASKS, _project_tasks, BATCH, BATCH_WAIT_S)
 
 
 async def _project_tasks(events: Sequence[Any]) -> None:
     started = time.perf_counter()
     changes = []
-    for event in events:
-        try:
-            task = to_dict(decode(DispatchTask, event.message.value))
-        except DecodeError as exc:
-            await dead_letter(STAGE, exc.reason, exc.error_type, message=event.message)
-            continue
+    for _, record in await decode_events(STAGE, events, DispatchTask):
+        task = to_dict(record)
         changes.append((task["department"], task["task_id"], functools.partial(_merge, task)))
     await _update_boards(redis(), changes)
     STAGE_SECONDS.labels("console.tasks").observe((time.perf_counter() - started) / max(1, len(events)))
@@ -173,19 +161,13 @@ async def _project_tasks(events: Sequence[Any]) -> None:
 
 @app.agent(topic(FIELD_UPDATES))
 async def project_field_updates(stream: Any) -> None:
-    async for events in stream.take_events(BATCH, within=BATCH_WAIT_S):
-        EVENTS_IN.labels(FIELD_UPDATES.name).inc(len(events))
-        await guarded(STAGE, events, _project_field_updates)
+    await consume(stream, STAGE, FIELD_UPDATES, _project_field_updates, BATCH, BATCH_WAIT_S)
 
 
 async def _project_field_updates(events: Sequence[Any]) -> None:
     changes = []
-    for event in events:
-        try:
-            update = to_dict(decode(FieldUpdate, event.message.value))
-        except DecodeError as exc:
-            await dead_letter(STAGE, exc.reason, exc.error_type, message=event.message)
-            continue
+    for _, record in await decode_events(STAGE, events, FieldUpdate):
+        update = to_dict(record)
         if not update["task_id"]:
             continue  # an update about a case without a task (e.g. from a case tool) moves no board
         changes.append((update["department"], update["task_id"], functools.partial(_apply, update)))

@@ -23,14 +23,12 @@ from typing import Any
 
 from agents.task_log import tasks_on_topic
 from detectors.text import RouteDecision, RouteQuery, Router
-from schemas.codec import DecodeError, decode
 from schemas.records import SCHEMA_VERSION, Alert, CaseCommand, CaseEvent, DispatchTask
 from streams import redis_keys as keys
-from streams.app import app, city, dead_letter, guarded, produce, redis, topic
+from streams.app import app, city, consume, decode_events, produce, redis, topic
 from streams.metrics import (
     DISPATCHES,
     EVENT_TO_ALERT,
-    EVENTS_IN,
     HOTLINE_TO_DISPATCH,
     OBSERVATION_TO_TASK,
     STAGE_SECONDS,
@@ -100,19 +98,12 @@ async def _claim(claim_keys: list[str]) -> list[str]:
 
 @app.agent(topic(CASE_EVENTS))
 async def dispatch_cases(stream: Any) -> None:
-    async for events in stream.take_events(BATCH, within=BATCH_WAIT_S):
-        EVENTS_IN.labels(CASE_EVENTS.name).inc(len(events))
-        await guarded("dispatch", events, _handle)
+    await consume(stream, "dispatch", CASE_EVENTS, _handle, BATCH, BATCH_WAIT_S)
 
 
 async def _handle(events: Sequence[Any]) -> None:
     started = time.perf_counter()
-    case_events: list[CaseEvent] = []
-    for event in events:
-        try:
-            case_events.append(decode(CaseEvent, event.message.value))
-        except DecodeError as exc:
-            await dead_letter("dispatch", exc.reason, exc.error_type, message=event.message)
+    case_events = [ev for _, ev in await decode_events("dispatch", events, CaseEvent)]
     await _dispatch([ev for ev in case_events if ev.type in NEEDS_ROUTING])
     await _alert([ev for ev in case_events if ev.type in _ALERTS])
     STAGE_SECONDS.labels("dispatch").observe((time.perf_counter() - started) / max(1, len(events)))

@@ -14,10 +14,8 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
-from schemas.codec import DecodeError, decode
 from schemas.records import SCHEMA_VERSION, CaseCommand, FieldUpdate
-from streams.app import app, city, dead_letter, guarded, produce, topic
-from streams.metrics import EVENTS_IN
+from streams.app import app, city, consume, dead_letter, decode_events, produce, topic
 from streams.topics import CASE_COMMANDS, FIELD_UPDATES
 
 __all__ = ["check_update", "read_field_updates"]
@@ -41,19 +39,12 @@ def check_update(update: FieldUpdate, departments: frozenset[str]) -> str:
 
 @app.agent(topic(FIELD_UPDATES))
 async def read_field_updates(stream: Any) -> None:
-    async for events in stream.take_events(200, within=0.05):
-        EVENTS_IN.labels(FIELD_UPDATES.name).inc(len(events))
-        await guarded(STAGE, events, _handle)
+    await consume(stream, STAGE, FIELD_UPDATES, _handle, 200, 0.05)
 
 
 async def _handle(events: Sequence[Any]) -> None:
     pending = []
-    for event in events:
-        try:
-            update = decode(FieldUpdate, event.message.value)
-        except DecodeError as exc:
-            await dead_letter(STAGE, exc.reason, exc.error_type, message=event.message)
-            continue
+    for event, update in await decode_events(STAGE, events, FieldUpdate):
         problem = check_update(update, _departments())
         if problem:
             await dead_letter(STAGE, problem, "invalid_update", message=event.message)

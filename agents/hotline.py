@@ -16,10 +16,9 @@ from functools import cache
 from typing import Any
 
 from detectors.text import ComplaintAnalysis, ComplaintAnalyzer
-from schemas.codec import DecodeError, decode
 from schemas.records import SCHEMA_VERSION, HotlineEvent, Observation
-from streams.app import app, city, dead_letter, guarded, produce, topic
-from streams.metrics import EVENTS_IN, MODEL_SECONDS, STAGE_SECONDS
+from streams.app import app, city, consume, dead_letter, decode_events, produce, topic
+from streams.metrics import MODEL_SECONDS, STAGE_SECONDS
 from streams.topics import HOTLINE_EVENTS, OBSERVATIONS
 
 __all__ = ["check_report", "read_complaints", "to_observation"]
@@ -85,20 +84,13 @@ def _analyze(events: Sequence[HotlineEvent]) -> list[ComplaintAnalysis | Excepti
 
 @app.agent(topic(HOTLINE_EVENTS))
 async def read_complaints(stream: Any) -> None:
-    async for events in stream.take_events(BATCH, within=BATCH_WAIT_S):
-        EVENTS_IN.labels(HOTLINE_EVENTS.name).inc(len(events))
-        await guarded(STAGE, events, _handle)
+    await consume(stream, STAGE, HOTLINE_EVENTS, _handle, BATCH, BATCH_WAIT_S)
 
 
 async def _handle(events: Sequence[Any]) -> None:
     started = time.perf_counter()
     good: list[tuple[Any, HotlineEvent]] = []
-    for event in events:
-        try:
-            report = decode(HotlineEvent, event.message.value)
-        except DecodeError as exc:
-            await dead_letter(STAGE, exc.reason, exc.error_type, message=event.message)
-            continue
+    for event, report in await decode_events(STAGE, events, HotlineEvent):
         problem = check_report(report)
         if problem:
             await dead_letter(STAGE, problem, "invalid_report", message=event.message)

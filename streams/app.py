@@ -14,7 +14,7 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import faust
 import redis.asyncio as aioredis
@@ -22,13 +22,15 @@ from aiokafka.errors import KafkaError
 from mode.utils.objects import cached_property
 
 from config import CityConfig, load_city
-from schemas.codec import encode
+from schemas.codec import DecodeError, decode, encode
 from schemas.records import SCHEMA_VERSION, DeadLetter
-from streams.metrics import DEADLETTERS, EVENTS_OUT
+from streams.metrics import DEADLETTERS, EVENTS_IN, EVENTS_OUT
 from streams.settings import settings
 from streams.topics import DEADLETTER, TOPICS, TopicSpec, default_partitions
 
-__all__ = ["app", "city", "dead_letter", "guarded", "produce", "redis", "topic"]
+__all__ = ["app", "city", "consume", "dead_letter", "decode_events", "guarded", "produce", "redis", "topic"]
+
+R = TypeVar("R", bound=faust.Record)
 
 log = logging.getLogger(__name__)
 DEADLETTER_KEEP_BYTES = 1024 * 1024
@@ -192,6 +194,25 @@ async def guarded(stage: str, events: Sequence[Any], handle: Callable[[Sequence[
             for event in events:
                 await guarded(stage, [event], handle)
             return
+
+
+async def consume(stream: Any, stage: str, spec: TopicSpec,
+                  handle: Callable[[Sequence[Any]], Awaitable[None]], batch: int, within_s: float) -> None:
+    """The loop every stage runs: take a batch of events, count them, handle them under :func:`guarded`."""
+    async for events in stream.take_events(batch, within=within_s):
+        EVENTS_IN.labels(spec.name).inc(len(events))
+        await guarded(stage, events, handle)
+
+
+async def decode_events(stage: str, events: Sequence[Any], cls: type[R]) -> list[tuple[Any, R]]:
+    """Each event with its value decoded as ``cls``; the ones that cannot be read go to ``deadletter``."""
+    decoded: list[tuple[Any, R]] = []
+    for event in events:
+        try:
+            decoded.append((event, decode(cls, event.message.value)))
+        except DecodeError as exc:
+            await dead_letter(stage, exc.reason, exc.error_type, message=event.message)
+    return decoded
 
 
 def declared_topics() -> list[faust.TopicT]:
