@@ -16,7 +16,6 @@ STAGES = [
     "agents.hotline",
     "agents.cases",
     "agents.vision",
-    "agents.dispatch",
     "agents.field",
     "agents.sla",
     "agents.console",

@@ -26,8 +26,8 @@ from streams.web.keys import ANALYTICS_FACTS
 __all__ = ["fold_events", "project_facts"]
 
 STAGE = "analytics"
-BATCH = 500
-BATCH_WAIT_S = 0.05
+BATCH = 1000
+BATCH_WAIT_S = 0.1
 
 
 def fold_events(

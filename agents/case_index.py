@@ -29,7 +29,7 @@ from agents.logic.lifecycle import CLOSED_STATUSES
 from agents.logic.sla import ACTIVE_STATUSES as SLA_ACTIVE
 from config.models import CityConfig
 from schemas.codec import DecodeError, decode, to_dict
-from schemas.records import CaseEvent, Observation
+from schemas.records import CaseEvent
 from streams import redis_keys as keys
 from streams.settings import settings
 from streams.topics import CASE_EVENTS
@@ -46,33 +46,39 @@ _INDEX_CHECK_EVERY_S = 1.0
 
 
 async def find_or_create_batch(
-    client: aioredis.Redis, city: CityConfig, observations: Sequence[Observation]
+    client: aioredis.Redis, city: CityConfig, observations: Sequence[dict[str, Any]]
 ) -> list[Match]:
-    """Assign each observation to a case, one atomic script call each, one round trip for all."""
-    pipe = client.pipeline(transaction=False)
-    for obs in observations:
-        kind = city.kind(obs.kind) if obs.kind in {k.id for k in city.case_kinds} else city.kind(city.default_kind)
-        group = dedupe_group(city, kind.id, obs.category, obs.reason)
-        pipe.eval(
-            FIND_OR_CREATE_LUA,
-            3,
-            keys.case_geo(group),
-            keys.case_seen(group),
-            keys.observation_case(obs.observation_id),
-            obs.lon,
-            obs.lat,
-            kind.radius_m,
-            obs.observed_at,
-            kind.window_h * 3600.0,
-            new_case_id(obs.observation_id),
-            ASSIGNMENT_TTL_S,
-        )
-    results = await pipe.execute()
-    matches = []
-    for raw in results:
-        case_id, outcome, opened = (x.decode() if isinstance(x, bytes) else str(x) for x in raw)
-        matches.append(Match(case_id, outcome, opened == "1"))
+    """Assign each observation (a dict in the ``Observation`` shape) to a case: one atomic script call.
+
+    Batches are cut into chunks so one script never holds Redis for long.
+    """
+    kinds = {k.id: k for k in city.case_kinds}
+    default = kinds[city.default_kind]
+    matches: list[Match] = []
+    for start in range(0, len(observations), FIND_OR_CREATE_CHUNK):
+        script_keys: list[str] = []
+        args: list[Any] = []
+        for obs in observations[start : start + FIND_OR_CREATE_CHUNK]:
+            kind = kinds.get(obs["kind"], default)
+            group = dedupe_group(city, kind.id, obs["category"], obs.get("reason", ""))
+            script_keys += [keys.case_geo(group), keys.case_seen(group), keys.observation_case(obs["observation_id"])]
+            args += [obs["lon"], obs["lat"], kind.radius_m, obs["observed_at"], kind.window_h * 3600.0,
+                     new_case_id(obs["observation_id"]), ASSIGNMENT_TTL_S]
+        flat = await _find_or_create_script(client)(keys=script_keys, args=args)
+        text = [x.decode() if isinstance(x, bytes) else str(x) for x in flat]
+        matches += [Match(text[i], text[i + 1], text[i + 2] == "1") for i in range(0, len(text), 3)]
     return matches
+
+
+FIND_OR_CREATE_CHUNK = 500
+_scripts: dict[int, Any] = {}
+
+
+def _find_or_create_script(client: aioredis.Redis) -> Any:
+    """The script registered once per client: called by SHA (EVALSHA), reloaded if Redis forgot it."""
+    if id(client) not in _scripts:
+        _scripts[id(client)] = client.register_script(FIND_OR_CREATE_LUA)
+    return _scripts[id(client)]
 
 
 def forget_case(pipe: Any, city: CityConfig, state: dict[str, Any]) -> None:

@@ -1,16 +1,23 @@
 """Case stage: observations become cases; case commands move cases through their life.
 
-Two agents:
+Two consumers (plain aiokafka group members, :mod:`streams.batch_consumer`: whole
+fetches per batch, offsets committed after the outputs were acknowledged):
 
-* ``merge_observations`` reads ``observations`` and decides, atomically in Redis,
+* the merge consumer reads ``observations`` and decides, atomically in Redis,
   which case each belongs to (:mod:`agents.logic.dedupe`), then asks that case to
   attach it (``case-commands``, keyed by case id).
-* ``run_cases`` reads ``case-commands`` and applies them to the case, held in the
-  ``cases`` table (changelog-backed), with :func:`agents.logic.lifecycle.apply`;
-  every transition goes to ``case-events`` and the console's view in Redis.
+* the lifecycle consumer reads ``case-commands`` and applies them to the case
+  with :func:`agents.logic.lifecycle.apply`; case state lives in :data:`CASE_STORE`
+  (per owned partition, backed by the compacted ``case-state`` topic).
+  A case that needs a department (opened, reopened, rejected, assigned) is routed
+  and dispatched in the same step (:mod:`agents.dispatch`) and the decision is
+  applied at once, so an observation reaches its task in two hops. Every
+  transition goes to ``case-events``, alerts to ``alerts``, and the console's
+  view to Redis.
 
 Redelivery is harmless at both steps: an observation keeps the case Redis gave it
-the first time, and a command already applied re-emits its events (same ids).
+the first time, a command already applied re-emits its events (same ids), and a
+dispatch claim already sent produces nothing.
 """
 
 from __future__ import annotations
@@ -18,93 +25,126 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import Any
 
-import faust
+import mode
 
 from agents.case_index import TIMELINE_FIELDS, TIMELINE_KEEP, ensure_index, find_or_create_batch, forget_case
+from agents.dispatch import ALERTS_FOR, NEEDS_ROUTING, alert, mark_sent, plan_dispatch
+from agents.heartbeat import READINESS
 from agents.logic.lifecycle import CLOSED_STATUSES, apply
 from agents.logic.sla import ACTIVE_STATUSES as SLA_ACTIVE
-from schemas.codec import to_dict
-from schemas.records import SCHEMA_VERSION, CaseCommand, CaseEvent, Observation
+from schemas.records import SCHEMA_VERSION, CaseCommand, Observation
 from streams import redis_keys as keys
-from streams.app import app, city, consume, dead_letter, decode_events, produce, redis, topic
+from streams.app import app, city, dead_letter, decode_dicts, produce_dict, redis
+from streams.batch_consumer import BatchConsumer, PartitionedStore
 from streams.metrics import CASES_MERGED, CASES_OPENED, STAGE_SECONDS
-from streams.topics import CASE_COMMANDS, CASE_EVENTS, OBSERVATIONS
+from streams.topics import CASE_COMMANDS, CASE_EVENTS, CASE_STATE, OBSERVATIONS
 
-__all__ = ["cases_table", "merge_observations", "run_cases"]
+__all__ = ["CASE_STAGE", "CASE_STORE", "CaseStage"]
 
-BATCH = 500
-BATCH_WAIT_S = 0.01
-
-# Raw str keys + the producer's partitioner put a case's changelog record in the same partition as its
-# case-commands key, so the worker that owns a case's commands also owns (and recovers) its state.
-cases_table = app.Table(
-    "cases",
-    default=None,
-    schema=faust.Schema(key_type=str, key_serializer="raw", value_serializer="json"),
-    partitions=CASE_COMMANDS.partitions,
-    use_partitioner=True,
-)
-
-
-@app.agent(topic(OBSERVATIONS))
-async def merge_observations(stream: Any) -> None:
-    await consume(stream, "cases", OBSERVATIONS, _merge, BATCH, BATCH_WAIT_S)
+# The case table: each case's state, held by the worker that owns its case-commands partition and
+# written back to the compacted ``case-state`` topic (same partition, key = case id).
+CASE_STORE = PartitionedStore(CASE_STATE)
 
 
 async def _merge(events: Sequence[Any]) -> None:
     started = time.perf_counter()
-    observations = [obs for _, obs in await decode_events("cases", events, Observation)]
+    observations = [obs for _, obs in await decode_dicts("cases", events, Observation)]
     if not observations:
         return
     await ensure_index(redis())
     matches = await find_or_create_batch(redis(), city(), observations)
     now = time.time()
-    pending = []
+    deliveries = []
     for obs, match in zip(observations, matches, strict=True):
-        (CASES_OPENED if match.opened and match.outcome == "opened" else CASES_MERGED).labels(obs.kind).inc()
-        command = CaseCommand(
-            schema_version=SCHEMA_VERSION,
-            command_id=f"attach:{obs.observation_id}",
-            case_id=match.case_id,
-            type="attach",
-            at=now,
-            observation=obs,
-            opened=match.opened,
-        )
-        pending.append(await produce(CASE_COMMANDS, match.case_id, command))
+        (CASES_OPENED if match.opened and match.outcome == "opened" else CASES_MERGED).labels(obs["kind"]).inc()
+        command = {
+            "schema_version": SCHEMA_VERSION,
+            "command_id": f"attach:{obs['observation_id']}",
+            "case_id": match.case_id,
+            "type": "attach",
+            "at": now,
+            "observation": obs,
+            "opened": match.opened,
+        }
+        deliveries.append(await produce_dict(CASE_COMMANDS, match.case_id, command))
     # Wait for the broker before these observations are acknowledged: at-least-once, never lost.
-    await asyncio.gather(*pending)
+    await asyncio.gather(*deliveries)
     STAGE_SECONDS.labels("cases.merge").observe((time.perf_counter() - started) / len(events))
 
 
-@app.agent(topic(CASE_COMMANDS))
-async def run_cases(stream: Any) -> None:
-    await consume(stream, "cases", CASE_COMMANDS, _run, BATCH, BATCH_WAIT_S)
+class _Batch:
+    """Cases touched by one batch of commands: their working state and the events they emitted."""
+
+    def __init__(self) -> None:
+        self.states: dict[str, dict[str, Any]] = {}
+        self.partition: dict[str, int] = {}
+        self.events: dict[str, list[dict[str, Any]]] = {}
+        self.changed: set[str] = set()
+
+    async def apply(self, command: dict[str, Any], partition: int, event: Any = None) -> list[dict[str, Any]]:
+        case_id = command["case_id"]
+        self.partition.setdefault(case_id, partition)
+        state = self.states[case_id] if case_id in self.states else CASE_STORE.get(partition, case_id)
+        outcome = apply(state, command, city())
+        if outcome.refused:
+            await dead_letter("cases", outcome.refused, "refused_command", message=getattr(event, "message", None),
+                              value=None if event is not None else json.dumps(command).encode())
+        if outcome.state is not None:
+            self.states[case_id] = outcome.state
+            if not outcome.duplicate:
+                self.changed.add(case_id)
+            if outcome.events:
+                self.events.setdefault(case_id, []).extend(outcome.events)
+        return outcome.events
 
 
 async def _run(events: Sequence[Any]) -> None:
     started = time.perf_counter()
-    pending = []
-    projections: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
-    for event, command in await decode_events("cases", events, CaseCommand):
-        outcome = apply(cases_table.get(command.case_id), to_dict(command), city())
-        if outcome.refused:
-            await dead_letter("cases", outcome.refused, "refused_command", message=event.message)
-        if outcome.state is not None and not outcome.duplicate:
-            cases_table[command.case_id] = outcome.state
-        for ev in outcome.events:
-            record = CaseEvent(schema_version=SCHEMA_VERSION, **ev)
-            pending.append(await produce(CASE_EVENTS, command.case_id, record))
-        if outcome.state is not None and outcome.events:
-            prior = projections.get(command.case_id, (outcome.state, []))[1]
-            projections[command.case_id] = (outcome.state, prior + outcome.events)
-    await asyncio.gather(*pending)
-    if projections:
-        await project_cases(projections)
+    batch = _Batch()
+    to_route: dict[str, dict[str, Any]] = {}
+    for event, command in await decode_dicts("cases", events, CaseCommand):
+        for ev in await batch.apply(command, event.message.partition, event):
+            if ev["type"] in NEEDS_ROUTING:
+                to_route[ev["case_id"]] = ev  # the latest one per case decides
+    plan = await plan_dispatch(list(to_route.values()))
+    for command in plan.commands:
+        await batch.apply(command, batch.partition[command["case_id"]])
+    deliveries: list[Awaitable[Any]] = list(plan.deliveries)
+    for case_id in batch.changed:
+        deliveries.append(await CASE_STORE.put(batch.partition[case_id], case_id, batch.states[case_id]))
+    now = time.time()
+    for case_id, emitted in batch.events.items():
+        for ev in emitted:
+            deliveries.append(await produce_dict(CASE_EVENTS, case_id, {"schema_version": SCHEMA_VERSION, **ev}))
+            if ev["type"] in ALERTS_FOR:
+                deliveries.append(await alert(ev, now))
+    await asyncio.gather(*deliveries)
+    await mark_sent(plan)
+    if batch.events:
+        await project_cases({cid: (batch.states[cid], evs) for cid, evs in batch.events.items()})
     STAGE_SECONDS.labels("cases.lifecycle").observe((time.perf_counter() - started) / max(1, len(events)))
+
+
+MERGE = BatchConsumer("cases", "cityops-cases-merge", OBSERVATIONS, _merge)
+LIFECYCLE = BatchConsumer("cases", "cityops-cases", CASE_COMMANDS, _run, store=CASE_STORE)
+
+
+class CaseStage(mode.Service):
+    """Both consumers of the case stage, started with the app (their group join runs alongside Faust's)."""
+
+    async def on_start(self) -> None:
+        for consumer in (MERGE, LIFECYCLE):
+            READINESS.expect(consumer.group, consumer.has_joined)
+
+    @mode.Service.task
+    async def _consume(self) -> None:
+        await asyncio.gather(MERGE.run(), LIFECYCLE.run())
+
+
+CASE_STAGE = app.add_dependency(CaseStage())
 
 
 async def project_cases(projections: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]]) -> None:

@@ -40,8 +40,8 @@ __all__ = [
 ]
 
 STAGE = "console"
-BATCH = 200
-BATCH_WAIT_S = 0.02
+BATCH = 1000
+BATCH_WAIT_S = 0.1
 RECENT_ALERTS = 200
 FINISHED = ("resolved", "rejected")
 FINISHED_KEEP_S = 14 * 86400

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 from streams.app import app, topic
@@ -26,6 +27,11 @@ class Readiness:
         self.stale_after_s = stale_after_s
         self.last_consumed_at = 0.0
         self.last_roundtrip_s = 0.0
+        self.groups: dict[str, Callable[[], bool]] = {}
+
+    def expect(self, group: str, joined: Callable[[], bool]) -> None:
+        """Readiness also waits for this consumer group to have given this worker its partitions."""
+        self.groups[group] = joined
 
     def consumed(self, sent_at: float, now: float) -> None:
         if sent_at >= self.started_at:
@@ -33,7 +39,8 @@ class Readiness:
             self.last_roundtrip_s = max(0.0, now - sent_at)
 
     def ready(self, now: float) -> bool:
-        return self.last_consumed_at > 0 and now - self.last_consumed_at <= self.stale_after_s
+        heartbeat = self.last_consumed_at > 0 and now - self.last_consumed_at <= self.stale_after_s
+        return heartbeat and all(joined() for joined in self.groups.values())
 
     def describe(self, now: float) -> dict[str, Any]:
         return {
@@ -42,6 +49,7 @@ class Readiness:
             "seconds_since_heartbeat": round(now - self.last_consumed_at, 3) if self.last_consumed_at else None,
             "heartbeat_roundtrip_s": round(self.last_roundtrip_s, 4),
             "uptime_s": round(now - self.started_at, 1),
+            "groups_joined": {group: joined() for group, joined in self.groups.items()},
         }
 
 

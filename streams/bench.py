@@ -26,7 +26,7 @@ from schemas.codec import encode
 from schemas.records import HotlineEvent
 from streams.client import StackInfo, producer, read_topic, topic_end_offsets
 from streams.replay import SPB_FILE, load_events
-from streams.topics import CASE_COMMANDS, CASE_EVENTS, HOTLINE_EVENTS
+from streams.topics import CASE_EVENTS, HOTLINE_EVENTS
 
 __all__ = ["HotlineBench", "percentiles", "raw_consume_rate", "run_hotline_bench"]
 
@@ -108,7 +108,6 @@ async def run_hotline_bench(info: StackInfo, n: int, data: Path = SPB_FILE, time
               for i, e in enumerate(source)]
     wanted = {f"hotline:{e.event_id}" for e in events}
     start_events = await topic_end_offsets(info.bootstrap, CASE_EVENTS.name)
-    start_commands = await topic_end_offsets(info.bootstrap, CASE_COMMANDS.name)
     sent_at: dict[str, float] = {}
     prod = await producer(info.bootstrap)
     t0 = time.time()
@@ -144,16 +143,16 @@ async def run_hotline_bench(info: StackInfo, n: int, data: Path = SPB_FILE, time
 
     def all_decided(records: list[Any]) -> bool:
         for rec in records:
-            cmd = json.loads(rec.value)
-            if cmd["type"] in ("dispatched", "triaged") and cmd["case_id"] in opened:
-                decided.setdefault(cmd["case_id"], rec.timestamp / 1000.0)
-                if cmd["type"] == "dispatched":
-                    dispatched.add(cmd["case_id"])
+            ev = json.loads(rec.value)
+            if ev["type"] in ("dispatched", "triaged") and ev["case_id"] in opened:
+                decided.setdefault(ev["case_id"], rec.timestamp / 1000.0)
+                if ev["type"] == "dispatched":
+                    dispatched.add(ev["case_id"])
         return len(decided) >= len(opened)
 
     dispatched: set[str] = set()
-    await read_topic(info.bootstrap, CASE_COMMANDS.name, until=all_decided, timeout_s=60.0,
-                     from_offsets=start_commands)
+    await read_topic(info.bootstrap, CASE_EVENTS.name, until=all_decided, timeout_s=60.0,
+                     from_offsets=start_events)
     to_case = [t - sent_at[o] for o, (t, _, _) in seen.items()]
     to_dispatch = [decided[c] - sent_at[o] for c, o in opened.items() if c in decided]
     result.latencies = to_case

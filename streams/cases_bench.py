@@ -75,17 +75,25 @@ def evaluate_dedupe(city: CityConfig, data: Path, fmt: str) -> DedupeReplay:
 
 
 def spb_observations(path: Path, city: CityConfig, n: int, run: str) -> list[Observation]:
-    """N observations with the places and true categories of real appeals (fresh ids, times now)."""
+    """N observations with the places and true categories of real appeals (fresh ids, times now).
+
+    Each run moves every place by the same whole number of quarter-degrees of longitude
+    (derived from ``run``): distances between the places, which is all dedupe looks at,
+    are unchanged, and a second run on the same stack does not merge into the first
+    run's still-open cases.
+    """
     out: list[Observation] = []
     now = time.time()
+    shift = 0.25 * (int(run, 16) % 1400 + 1)
     for row in read_history(path):
         if not (row.get("lat") and row.get("category") and row.get("reason") and row.get("district")):
             continue
         cid, rid = _spb_ids(row)
+        lon = (float(row["lon"]) + shift + 180.0) % 360.0 - 180.0
         out.append(Observation(
             schema_version=SCHEMA_VERSION, observation_id=f"bench:{run}:{row['id']}", source="hotline",
             source_id=str(row["id"]), observed_at=now, ingested_at=now, kind=city.kind_for(rid, cid), category=cid,
-            reason=rid, lat=float(row["lat"]), lon=float(row["lon"]), district=slug(row["district"]),
+            reason=rid, lat=float(row["lat"]), lon=lon, district=slug(row["district"]),
             confidence=0.95, text=(row.get("text") or "")[:300],
         ))
         if len(out) >= n:

@@ -12,15 +12,17 @@ __all__ = ["consumer_lag", "refresh_lag"]
 
 
 async def consumer_lag(app: Any) -> dict[str, int]:
-    """Lag per topic summed over this worker's partitions (highwater - position)."""
+    """Lag per topic summed over this worker's partitions (highwater - position), Faust's and the batch consumers'."""
+    from streams.batch_consumer import RUNNING
+
     lag: dict[str, int] = defaultdict(int)
-    consumer = app.consumer
-    for tp in consumer.assignment():
-        with contextlib.suppress(Exception):
-            high = consumer.highwater(tp)
-            pos = await consumer.position(tp)
-            if high is not None and pos is not None:
-                lag[tp.topic] += max(0, int(high) - int(pos))
+    for consumer in [app.consumer, *RUNNING]:
+        for tp in consumer.assignment():
+            with contextlib.suppress(Exception):
+                high = consumer.highwater(tp)
+                pos = await consumer.position(tp)
+                if high is not None and pos is not None:
+                    lag[tp.topic] += max(0, int(high) - int(pos))
     return dict(lag)
 
 

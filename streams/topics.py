@@ -30,6 +30,7 @@ __all__ = [
     "CAMERA_FRAMES",
     "CASE_COMMANDS",
     "CASE_EVENTS",
+    "CASE_STATE",
     "DEADLETTER",
     "DIGESTS",
     "DISPATCH_TASKS",
@@ -84,6 +85,10 @@ OBSERVATIONS = TopicSpec(
 CASE_COMMANDS = TopicSpec(
     "case-commands", "case_id", CaseCommand, 30 * DAY_MS, "Requests to change a case, owned by the case stage"
 )
+CASE_STATE = TopicSpec(
+    "case-state", "case_id", None, 365 * DAY_MS, "Latest state of each case (the case table's changelog)",
+    compacted=True,
+)
 CASE_EVENTS = TopicSpec(
     "case-events", "case_id", CaseEvent, 365 * DAY_MS, "Every transition of every case: the log of record"
 )
@@ -112,6 +117,7 @@ TOPICS: dict[str, TopicSpec] = {
         HOTLINE_EVENTS,
         OBSERVATIONS,
         CASE_COMMANDS,
+        CASE_STATE,
         CASE_EVENTS,
         DISPATCH_TASKS,
         ALERTS,

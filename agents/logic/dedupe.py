@@ -98,29 +98,45 @@ def find_or_create(
     return assigned[observation_id]
 
 
-# KEYS[1] GEO set of the group's open cases, KEYS[2] zset case -> last report time,
-# KEYS[3] the observation's assignment key.
-# ARGV: lon, lat, radius_m, observed_at, window_s, new_case_id, assignment_ttl_s.
-# Returns {case_id, outcome, opened(0/1)}.
+# One call assigns a whole batch, in order, atomically (a later observation of the batch sees the
+# cases the earlier ones opened). Per observation i (0-based), KEYS[3i+1] is the GEO set of its
+# group's open cases, KEYS[3i+2] the zset case -> last report time, KEYS[3i+3] its assignment key;
+# ARGV[7i+1..7i+7] are lon, lat, radius_m, observed_at, window_s, new_case_id, assignment_ttl_s.
+# Returns a flat list {case_id, outcome, opened(0/1)} per observation.
+# (On Redis Cluster the keys of one call must share a slot: give them a common hash tag.)
 FIND_OR_CREATE_LUA = """
-local prior = redis.call('GET', KEYS[3])
-if prior then
-  local sep = string.find(prior, '|', 1, true)
-  return {string.sub(prior, 1, sep - 1), 'dup', string.sub(prior, sep + 1)}
-end
-local t = tonumber(ARGV[4])
-local w = tonumber(ARGV[5])
-local hits = redis.call('GEOSEARCH', KEYS[1], 'FROMLONLAT', ARGV[1], ARGV[2], 'BYRADIUS', ARGV[3], 'm', 'ASC')
-for _, id in ipairs(hits) do
-  local seen = tonumber(redis.call('ZSCORE', KEYS[2], id))
-  if seen and seen >= t - w then
-    if t > seen then redis.call('ZADD', KEYS[2], t, id) end
-    redis.call('SET', KEYS[3], id .. '|0', 'EX', ARGV[7])
-    return {id, 'merged', '0'}
+local out = {}
+for i = 0, #KEYS / 3 - 1 do
+  local geo, seen_at, assigned = KEYS[3 * i + 1], KEYS[3 * i + 2], KEYS[3 * i + 3]
+  local a = 7 * i
+  local lon, lat, radius = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
+  local t, w, new_id, ttl = tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5]), ARGV[a + 6], ARGV[a + 7]
+  local case_id, outcome, opened
+  local prior = redis.call('GET', assigned)
+  if prior then
+    local sep = string.find(prior, '|', 1, true)
+    case_id, outcome, opened = string.sub(prior, 1, sep - 1), 'dup', string.sub(prior, sep + 1)
+  else
+    local hits = redis.call('GEOSEARCH', geo, 'FROMLONLAT', lon, lat, 'BYRADIUS', radius, 'm', 'ASC')
+    for _, id in ipairs(hits) do
+      local seen = tonumber(redis.call('ZSCORE', seen_at, id))
+      if seen and seen >= t - w then
+        if t > seen then redis.call('ZADD', seen_at, t, id) end
+        redis.call('SET', assigned, id .. '|0', 'EX', ttl)
+        case_id, outcome, opened = id, 'merged', '0'
+        break
+      end
+    end
+    if not case_id then
+      redis.call('GEOADD', geo, lon, lat, new_id)
+      redis.call('ZADD', seen_at, t, new_id)
+      redis.call('SET', assigned, new_id .. '|1', 'EX', ttl)
+      case_id, outcome, opened = new_id, 'opened', '1'
+    end
   end
+  out[#out + 1] = case_id
+  out[#out + 1] = outcome
+  out[#out + 1] = opened
 end
-redis.call('GEOADD', KEYS[1], ARGV[1], ARGV[2], ARGV[6])
-redis.call('ZADD', KEYS[2], t, ARGV[6])
-redis.call('SET', KEYS[3], ARGV[6] .. '|1', 'EX', ARGV[7])
-return {ARGV[6], 'opened', '1'}
+return out
 """

@@ -26,8 +26,7 @@ def complaint(text: str = "Во дворе дома 5 на Невском про
 
 
 def test_complaint_becomes_observation_case_task_and_alert(stack: Stack) -> None:
-    since = {t: stack.offsets(t) for t in ("observations", "case-events", "dispatch-tasks", "alerts",
-                                            "case-commands")}
+    since = {t: stack.offsets(t) for t in ("observations", "case-events", "dispatch-tasks", "alerts")}
     event = complaint()
     stack.send("hotline-events", event.event_id, encode(event))
     obs_id = f"hotline:{event.event_id}"
@@ -40,8 +39,8 @@ def test_complaint_becomes_observation_case_task_and_alert(stack: Stack) -> None
                                 since=since["case-events"])
     case_id = opened["case_id"]
     assert opened["type"] in ("opened", "merged")
-    (decision,) = stack.read_json("case-commands", lambda d: d["case_id"] == case_id
-                                  and d["type"] in ("dispatched", "triaged"), 1, since=since["case-commands"])
+    (decision,) = stack.read_json("case-events", lambda d: d["case_id"] == case_id
+                                  and d["type"] in ("dispatched", "triaged"), 1, since=since["case-events"])
     if decision["type"] == "dispatched":
         (task,) = stack.read_json("dispatch-tasks", lambda d: d["case_id"] == case_id, 1,
                                   since=since["dispatch-tasks"])

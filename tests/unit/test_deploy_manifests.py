@@ -169,18 +169,24 @@ def test_services_ingress_and_monitoring_reach_the_workers() -> None:
 def test_autoscaling_follows_consumer_lag_up_to_one_worker_per_partition() -> None:
     scaled = one("ScaledObject", "cityops-worker")
     assert scaled["spec"]["scaleTargetRef"]["name"] == "cityops-worker"
-    (trigger,) = scaled["spec"]["triggers"]
-    assert trigger["type"] == "kafka" and trigger["metadata"]["consumerGroup"] == "cityops"
-    assert trigger["metadata"]["bootstrapServers"] == "cityops-kafka-bootstrap.cityops.svc:9092"
+    for trigger in scaled["spec"]["triggers"]:
+        assert trigger["type"] == "kafka"
+        assert trigger["metadata"]["bootstrapServers"] == "cityops-kafka-bootstrap.cityops.svc:9092"
     partitions = {t["spec"]["partitions"] for t in by_kind("KafkaTopic")}
     assert partitions == {int(env_of(one("Deployment", "cityops-worker"))["CITYOPS_PARTITIONS"])}
     assert scaled["spec"]["minReplicaCount"] <= scaled["spec"]["maxReplicaCount"] <= min(partitions)
 
 
-def test_the_consumer_group_is_the_apps_id() -> None:
+def test_every_consumer_group_scales_on_its_lag() -> None:
+    """Faust's group (the app id) and each batch consumer's group, on the topic it reads."""
+    from agents.cases import LIFECYCLE, MERGE
     from streams.app import app
 
-    assert app.conf.id == one("ScaledObject", "cityops-worker")["spec"]["triggers"][0]["metadata"]["consumerGroup"]
+    triggers = {t["metadata"]["consumerGroup"]: t["metadata"]
+                for t in one("ScaledObject", "cityops-worker")["spec"]["triggers"]}
+    assert set(triggers) == {app.conf.id, MERGE.group, LIFECYCLE.group}
+    for consumer in (MERGE, LIFECYCLE):
+        assert triggers[consumer.group]["topic"] == consumer.spec.name
 
 
 def test_the_schema_check_catches_a_mistake() -> None:
