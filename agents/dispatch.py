@@ -73,20 +73,41 @@ def decide(events: list[dict[str, Any]]) -> list[RouteDecision]:
     return out
 
 
+# Per key: take the claim (SET NX "pending") or read what it holds. Returns "new" or the value.
+_CLAIM_LUA = """
+local out = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('SET', key, 'pending', 'NX', 'EX', ARGV[1]) then
+    out[i] = 'new'
+  else
+    out[i] = redis.call('GET', key) or 'pending'
+  end
+end
+return out
+"""
+_MARK_SENT_LUA = """
+for _, key in ipairs(KEYS) do redis.call('SET', key, 'sent', 'EX', ARGV[1]) end
+return #KEYS
+"""
+_scripts: dict[str, Any] = {}
+
+
+def _script(source: str) -> Any:
+    """A script registered once with this process's Redis client (EVALSHA, reloaded if Redis forgot it)."""
+    if source not in _scripts:
+        _scripts[source] = redis().register_script(source)
+    return _scripts[source]
+
+
 async def _claim(claim_keys: list[str]) -> list[str]:
     """State of each dispatch claim: "new" (taken now), "sent" (done before) or "pending".
 
-    One round trip: SET NX takes free claims, GET reads the others. "pending" means an
-    earlier attempt died between taking the claim and marking it sent: its task may or
-    may not have reached the broker.
+    One atomic call for the batch. "pending" means an earlier attempt died between
+    taking the claim and marking it sent: its task may or may not have reached the broker.
     """
-    pipe = redis().pipeline(transaction=False)
-    for key in claim_keys:
-        pipe.set(key, "pending", nx=True, ex=CLAIM_TTL_S)
-        pipe.get(key)
-    replies = await pipe.execute()
-    return ["new" if taken else "sent" if value == b"sent" else "pending"
-            for taken, value in zip(replies[::2], replies[1::2], strict=True)]
+    replies = await _script(_CLAIM_LUA)(keys=claim_keys, args=[CLAIM_TTL_S])
+    states = [r.decode() if isinstance(r, bytes) else str(r) for r in replies]
+    return [s if s in ("new", "sent") else "pending" for s in states]
 
 
 @dataclass
@@ -169,10 +190,7 @@ async def plan_dispatch(to_route: list[dict[str, Any]]) -> DispatchPlan:
 async def mark_sent(plan: DispatchPlan) -> None:
     """After the broker acknowledged the plan's tasks: their claims are done for good."""
     if plan.claimed:
-        pipe = redis().pipeline(transaction=False)
-        for key in plan.claimed:
-            pipe.set(key, "sent", ex=CLAIM_TTL_S)
-        await pipe.execute()
+        await _script(_MARK_SENT_LUA)(keys=plan.claimed, args=[CLAIM_TTL_S])
 
 
 async def alert(ev: dict[str, Any], now: float) -> Awaitable[Any]:

@@ -97,7 +97,7 @@ def _photos_with_violations(folder: Path, city: CityConfig, model: Path, cameras
     return picked if hits >= cameras else folder
 
 
-def _camera_feed(info: StackInfo, args: argparse.Namespace) -> threading.Thread | None:
+def _camera_feed(info: StackInfo, args: argparse.Namespace, stop: threading.Event) -> threading.Thread | None:
     """Replay the shared street-garbage photos as the city's demo cameras, if it has cameras and a model."""
     from detectors.vision.replay import load_reels, replay_cameras
     from streams.settings import REPO_ROOT
@@ -117,7 +117,7 @@ def _camera_feed(info: StackInfo, args: argparse.Namespace) -> threading.Thread 
 
     def feed() -> None:
         asyncio.run(replay_cameras(reels, info.bootstrap, topic=CAMERA_FRAMES.name, rate=args.camera_rate,
-                                   hold_s=hold, duration_s=args.camera_seconds))
+                                   hold_s=hold, duration_s=args.camera_seconds, stop=stop))
 
     thread = threading.Thread(target=feed, daemon=True)
     thread.start()
@@ -151,17 +151,29 @@ def run_demo(info: StackInfo, args: argparse.Namespace) -> None:
     events = [HotlineEvent(**{**e.asdict(), "received_at": e.received_at + shift}) for e in events]
     print(f"replaying the latest {len(events)} real St Petersburg appeals at {args.rate:.0f}/s ...", flush=True)
     done = threading.Event()
-    cameras = _camera_feed(info, args) if args.camera_seconds > 0 else None
+    stop = threading.Event()  # set on the way out (Ctrl-C too): the feeds stop before the broker does
+    cameras = _camera_feed(info, args, stop) if args.camera_seconds > 0 else None
 
     def feed() -> None:
         try:
-            asyncio.run(replay_events(info.bootstrap, events, args.rate))
+            asyncio.run(replay_events(info.bootstrap, events, args.rate, stop=stop))
         finally:
             if cameras is not None:
                 cameras.join()
             done.set()
 
-    threading.Thread(target=feed, daemon=True).start()
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    try:
+        _watch(info, client, args, events, done)
+    finally:
+        stop.set()
+        feeder.join(timeout=10)
+
+
+def _watch(info: StackInfo, client: redis.Redis, args: argparse.Namespace, events: list[HotlineEvent],
+           done: threading.Event) -> None:
+    """Print the pipeline's progress until the feeds are done and the numbers settle, then the results."""
     started = time.monotonic()
     header = (f"{'t(s)':>6} {'reports in':>10} {'frames in':>9} {'cases open':>10} {'dispatched':>10} "
               f"{'triage':>7} {'dead letters':>12}")

@@ -9,6 +9,7 @@ exercises the merge windows the way the real days did.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -99,12 +100,18 @@ async def replay_events(
     events: list[HotlineEvent],
     rate: float,
     progress: Callable[[int, int], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> dict[str, float]:
-    """Produce ``events`` to ``hotline-events`` at ``rate`` per second (0 = as fast as possible)."""
+    """Produce ``events`` to ``hotline-events`` at ``rate`` per second (0 = as fast as possible).
+
+    ``stop`` ends the replay early (the demo sets it on Ctrl-C, before it stops the broker).
+    """
     prod = await producer(bootstrap)
     started = time.monotonic()
     try:
         for n, event in enumerate(events, 1):
+            if stop is not None and stop.is_set():
+                break
             await prod.send(HOTLINE_EVENTS.name, key=event.event_id.encode(), value=encode(event))
             if rate > 0:
                 ahead = n / rate - (time.monotonic() - started)

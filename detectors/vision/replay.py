@@ -13,6 +13,7 @@ demo places them at St Petersburg camera positions (``cameras.yaml``).
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -73,8 +74,9 @@ async def replay_cameras(
     duration_s: float | None = None,
     limit: int | None = None,
     on_sent: Callable[[int], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> dict[str, float]:
-    """Send frames round-robin over ``reels`` at ``rate`` frames/s until ``duration_s`` or ``limit``."""
+    """Send frames round-robin over ``reels`` at ``rate`` frames/s until ``duration_s``, ``limit`` or ``stop``."""
     from streams.client import producer
 
     prod = await producer(bootstrap)
@@ -82,6 +84,8 @@ async def replay_cameras(
     started = time.monotonic()
     try:
         while (limit is None or sent < limit) and (duration_s is None or time.monotonic() - started < duration_s):
+            if stop is not None and stop.is_set():
+                break
             reel = reels[sent % len(reels)]
             jpeg, width, height = reel.at(time.monotonic() - started, hold_s)
             record = frame_record(reel.camera_id, time.time(), jpeg, width, height)
