@@ -1,11 +1,12 @@
 """Analytics stage: every case event folded into the case's compact facts, the input of every report.
 
-Reads ``case-events``; keeps one :class:`~agents.logic.analytics.CaseFacts` per
-case (status, place, H3 cell, department, deadlines, resolution time, reopenings)
-in one Redis hash. Reports, heat maps and ratings are then a pass over that hash
-(:mod:`streams.web.reports`), seconds for a city's whole history. The facts are
-derived: replaying ``case-events`` from the start rebuilds them exactly, and a
-redelivered event is recognised and not counted twice.
+Reads ``case-events`` (a batch consumer, :data:`PROJECT_FACTS`); keeps one
+:class:`~agents.logic.analytics.CaseFacts` per case (status, place, H3 cell,
+department, deadlines, resolution time, reopenings) in one Redis hash. Reports,
+heat maps and ratings are then a pass over that hash (:mod:`streams.web.reports`),
+seconds for a city's whole history. The facts are derived: replaying
+``case-events`` from the start rebuilds them exactly, and a redelivered event is
+recognised and not counted twice.
 """
 
 from __future__ import annotations
@@ -18,16 +19,15 @@ from typing import Any, cast
 from agents.logic.analytics import CaseFacts, apply_event
 from schemas.codec import to_dict
 from schemas.records import CaseEvent
-from streams.app import app, city, decode_events, guarded, redis, topic
+from streams.app import city, decode_events, redis
+from streams.batch_consumer import batch_stage
 from streams.metrics import STAGE_SECONDS
 from streams.topics import CASE_EVENTS
 from streams.web.keys import ANALYTICS_FACTS
 
-__all__ = ["fold_events", "project_facts"]
+__all__ = ["PROJECT_FACTS", "fold_events"]
 
 STAGE = "analytics"
-BATCH = 1000
-BATCH_WAIT_S = 0.1
 
 
 def fold_events(
@@ -42,12 +42,6 @@ def fold_events(
             current[case_id] = folded
             changed[case_id] = folded
     return changed
-
-
-@app.agent(topic(CASE_EVENTS))
-async def project_facts(stream: Any) -> None:
-    async for events in stream.take_events(BATCH, within=BATCH_WAIT_S):
-        await guarded(STAGE, events, _project_facts)
 
 
 async def _project_facts(events: Sequence[Any]) -> None:
@@ -67,3 +61,7 @@ async def _project_facts(events: Sequence[Any]) -> None:
         mapping = {cid: json.dumps(f.to_json(), ensure_ascii=False) for cid, f in changed.items()}
         await client.hset(ANALYTICS_FACTS, mapping=cast(Any, mapping))
     STAGE_SECONDS.labels("analytics").observe((time.perf_counter() - started) / len(events))
+
+
+# Case events come at several per observation: read in whole fetches (see streams.batch_consumer).
+PROJECT_FACTS = batch_stage(STAGE, "cityops-analytics", CASE_EVENTS, _project_facts)

@@ -28,21 +28,18 @@ import time
 from collections.abc import Awaitable, Sequence
 from typing import Any
 
-import mode
-
 from agents.case_index import TIMELINE_FIELDS, TIMELINE_KEEP, ensure_index, find_or_create_batch, forget_case
 from agents.dispatch import ALERTS_FOR, NEEDS_ROUTING, alert, mark_sent, plan_dispatch
-from agents.heartbeat import READINESS
 from agents.logic.lifecycle import CLOSED_STATUSES, apply
 from agents.logic.sla import ACTIVE_STATUSES as SLA_ACTIVE
 from schemas.records import SCHEMA_VERSION, CaseCommand, Observation
 from streams import redis_keys as keys
-from streams.app import app, city, dead_letter, decode_dicts, produce_dict, redis
-from streams.batch_consumer import BatchConsumer, PartitionedStore
+from streams.app import city, dead_letter, decode_dicts, produce_dict, redis
+from streams.batch_consumer import PartitionedStore, batch_stage
 from streams.metrics import CASES_MERGED, CASES_OPENED, STAGE_SECONDS
 from streams.topics import CASE_COMMANDS, CASE_EVENTS, CASE_STATE, OBSERVATIONS
 
-__all__ = ["CASE_STAGE", "CASE_STORE", "CaseStage"]
+__all__ = ["CASE_STORE", "LIFECYCLE", "MERGE"]
 
 # The case table: each case's state, held by the worker that owns its case-commands partition and
 # written back to the compacted ``case-state`` topic (same partition, key = case id).
@@ -128,23 +125,8 @@ async def _run(events: Sequence[Any]) -> None:
     STAGE_SECONDS.labels("cases.lifecycle").observe((time.perf_counter() - started) / max(1, len(events)))
 
 
-MERGE = BatchConsumer("cases", "cityops-cases-merge", OBSERVATIONS, _merge)
-LIFECYCLE = BatchConsumer("cases", "cityops-cases", CASE_COMMANDS, _run, store=CASE_STORE)
-
-
-class CaseStage(mode.Service):
-    """Both consumers of the case stage, started with the app (their group join runs alongside Faust's)."""
-
-    async def on_start(self) -> None:
-        for consumer in (MERGE, LIFECYCLE):
-            READINESS.expect(consumer.group, consumer.has_joined)
-
-    @mode.Service.task
-    async def _consume(self) -> None:
-        await asyncio.gather(MERGE.run(), LIFECYCLE.run())
-
-
-CASE_STAGE = app.add_dependency(CaseStage())
+MERGE = batch_stage("cases", "cityops-cases-merge", OBSERVATIONS, _merge)
+LIFECYCLE = batch_stage("cases", "cityops-cases", CASE_COMMANDS, _run, store=CASE_STORE)
 
 
 async def project_cases(projections: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]]) -> None:

@@ -1,11 +1,13 @@
 """Console projection: what operators and crews see live, kept in Redis for every web worker.
 
-Three agents, each a thin adapter from one topic to Redis:
+Three consumers, each a thin adapter from one topic to Redis:
 
-* ``project_alerts`` (``alerts``): publish each alert on ``ALERTS_CHANNEL`` (every
-  web worker fans it out to its consoles) and keep the latest 200 in ``ALERTS_RECENT``;
-* ``project_tasks`` (``dispatch-tasks``): put each task on its department's board;
-* ``project_field_updates`` (``field-updates``): move the task along its board
+* :data:`PROJECT_ALERTS` (``alerts``, a batch consumer): publish each alert on
+  ``ALERTS_CHANNEL`` (every web worker fans it out to its consoles) and keep the
+  latest 200 in ``ALERTS_RECENT``;
+* :data:`PROJECT_TASKS` (``dispatch-tasks``, a batch consumer): put each task on its
+  department's board;
+* ``project_field_updates`` (``field-updates``, a Faust agent): move the task along its board
   (acknowledged, in progress, resolved, rejected) with the crew's note.
 
 Redelivery is harmless: a redelivered alert replaces its own copy in the recent
@@ -28,15 +30,16 @@ from schemas.codec import to_dict
 from schemas.records import Alert, DispatchTask, FieldUpdate
 from streams import redis_keys as keys
 from streams.app import app, city, consume, decode_events, redis, topic
+from streams.batch_consumer import batch_stage
 from streams.metrics import STAGE_SECONDS
 from streams.topics import ALERTS, DISPATCH_TASKS, FIELD_UPDATES
 
 __all__ = [
+    "PROJECT_ALERTS",
+    "PROJECT_TASKS",
     "apply_field_update",
     "merge_task",
-    "project_alerts",
     "project_field_updates",
-    "project_tasks",
 ]
 
 STAGE = "console"
@@ -125,11 +128,6 @@ async def _update_boards(
     await client.transaction(attempt, *boards)
 
 
-@app.agent(topic(ALERTS))
-async def project_alerts(stream: Any) -> None:
-    await consume(stream, STAGE, ALERTS, _project_alerts, BATCH, BATCH_WAIT_S)
-
-
 async def _project_alerts(events: Sequence[Any]) -> None:
     started = time.perf_counter()
     pipe = redis().pipeline(transaction=True)
@@ -144,11 +142,6 @@ async def _project_alerts(events: Sequence[Any]) -> None:
     STAGE_SECONDS.labels("console.alerts").observe((time.perf_counter() - started) / max(1, len(events)))
 
 
-@app.agent(topic(DISPATCH_TASKS))
-async def project_tasks(stream: Any) -> None:
-    await consume(stream, STAGE, DISPATCH_TASKS, _project_tasks, BATCH, BATCH_WAIT_S)
-
-
 async def _project_tasks(events: Sequence[Any]) -> None:
     started = time.perf_counter()
     changes = []
@@ -157,6 +150,11 @@ async def _project_tasks(events: Sequence[Any]) -> None:
         changes.append((task["department"], task["task_id"], functools.partial(_merge, task)))
     await _update_boards(redis(), changes)
     STAGE_SECONDS.labels("console.tasks").observe((time.perf_counter() - started) / max(1, len(events)))
+
+
+# Alerts and tasks come at the case stage's pace: read in whole fetches (see streams.batch_consumer).
+PROJECT_ALERTS = batch_stage(STAGE, "cityops-console-alerts", ALERTS, _project_alerts)
+PROJECT_TASKS = batch_stage(STAGE, "cityops-console-tasks", DISPATCH_TASKS, _project_tasks)
 
 
 @app.agent(topic(FIELD_UPDATES))

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from typing import Any
 
 from streams.app import app, topic
+from streams.batch_consumer import REGISTERED
 from streams.settings import settings
 from streams.topics import HEARTBEATS
 
@@ -27,11 +27,6 @@ class Readiness:
         self.stale_after_s = stale_after_s
         self.last_consumed_at = 0.0
         self.last_roundtrip_s = 0.0
-        self.groups: dict[str, Callable[[], bool]] = {}
-
-    def expect(self, group: str, joined: Callable[[], bool]) -> None:
-        """Readiness also waits for this consumer group to have given this worker its partitions."""
-        self.groups[group] = joined
 
     def consumed(self, sent_at: float, now: float) -> None:
         if sent_at >= self.started_at:
@@ -40,7 +35,8 @@ class Readiness:
 
     def ready(self, now: float) -> bool:
         heartbeat = self.last_consumed_at > 0 and now - self.last_consumed_at <= self.stale_after_s
-        return heartbeat and all(joined() for joined in self.groups.values())
+        # The batch consumers' groups (case stage, projections) must have assigned this worker too.
+        return heartbeat and all(consumer.joined for consumer in REGISTERED)
 
     def describe(self, now: float) -> dict[str, Any]:
         return {
@@ -49,7 +45,7 @@ class Readiness:
             "seconds_since_heartbeat": round(now - self.last_consumed_at, 3) if self.last_consumed_at else None,
             "heartbeat_roundtrip_s": round(self.last_roundtrip_s, 4),
             "uptime_s": round(now - self.started_at, 1),
-            "groups_joined": {group: joined() for group, joined in self.groups.items()},
+            "groups_joined": {consumer.group: consumer.joined for consumer in REGISTERED},
         }
 
 

@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import mode
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
@@ -33,7 +34,7 @@ from streams.metrics import EVENTS_IN, EVENTS_OUT
 from streams.settings import settings
 from streams.topics import TopicSpec
 
-__all__ = ["RUNNING", "BatchConsumer", "PartitionedStore", "RecordEvent"]
+__all__ = ["REGISTERED", "RUNNING", "BatchConsumer", "PartitionedStore", "RecordEvent", "batch_stage"]
 
 log = logging.getLogger(__name__)
 
@@ -209,3 +210,25 @@ class BatchConsumer:
                 log.warning("%s: commit failed, retrying in %.1fs: %r", self.group, delay, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
+
+
+# Every batch consumer the imported stages declared; they run as one service of the app.
+REGISTERED: list[BatchConsumer] = []
+
+
+class _BatchStages(mode.Service):
+    """Runs the registered batch consumers; started with the app, so their joins run alongside Faust's."""
+
+    @mode.Service.task
+    async def _consume(self) -> None:
+        await asyncio.gather(*(consumer.run() for consumer in REGISTERED))
+
+
+def batch_stage(stage: str, group: str, spec: TopicSpec, handle: Callable[[Sequence[Any]], Awaitable[None]],
+                *, store: PartitionedStore | None = None, max_records: int = 2000) -> BatchConsumer:
+    """Declare a stage step that reads ``spec`` in whole fetches (call at import, before the app starts)."""
+    consumer = BatchConsumer(stage, group, spec, handle, store=store, max_records=max_records)
+    if not REGISTERED:
+        app.add_dependency(_BatchStages())
+    REGISTERED.append(consumer)
+    return consumer

@@ -44,6 +44,7 @@ def percentiles(values: list[float]) -> dict[str, float]:
 class HotlineBench:
     n: int
     offered_rate: float = 0.0  # complaints/s pushed (0 = all at once)
+    skipped_latest: int = 0  # the appeals pushed end this many before the file's latest one
     seconds_to_produce: float = 0.0
     complaint_to_case: dict[str, float] = field(default_factory=dict)
     complaint_to_dispatch: dict[str, float] = field(default_factory=dict)
@@ -97,10 +98,14 @@ async def raw_consume_rate(bootstrap: str, n: int, size: int) -> float:
 
 
 async def run_hotline_bench(info: StackInfo, n: int, data: Path = SPB_FILE, timeout_s: float = 300.0,
-                            progress: Any = None, rate: float = 0.0) -> HotlineBench:
-    """Push ``n`` appeals (all at once, or paced at ``rate`` per second) and time them through the pipeline."""
+                            progress: Any = None, rate: float = 0.0, skip: int = 0) -> HotlineBench:
+    """Push ``n`` appeals (all at once, or paced at ``rate`` per second) and time them through the pipeline.
+
+    The appeals are the file's latest ``n`` (after skipping the ``skip`` latest): a second run on the
+    same stack should skip what the first pushed, or its reports merge into the first run's open cases.
+    """
     run = uuid.uuid4().hex[:6]
-    source = load_events(data, n, latest=True)
+    source = load_events(data, n + skip, latest=True)[:n]
     # Reports "arrive now": with their 2021 times every SLA would be long breached and the bench would
     # measure a storm of escalations instead of the intake path.
     now = time.time()
@@ -120,7 +125,8 @@ async def run_hotline_bench(info: StackInfo, n: int, data: Path = SPB_FILE, time
         await prod.flush()
     finally:
         await prod.stop()
-    result = HotlineBench(n=len(events), seconds_to_produce=round(time.time() - t0, 3), offered_rate=rate)
+    result = HotlineBench(n=len(events), seconds_to_produce=round(time.time() - t0, 3), offered_rate=rate,
+                          skipped_latest=skip)
 
     seen: dict[str, tuple[float, str, str]] = {}
 

@@ -23,7 +23,7 @@ from config.from_history import read_history, slug
 from schemas.codec import encode
 from schemas.records import SCHEMA_VERSION, Observation
 from streams.bench import percentiles
-from streams.client import StackInfo, producer, read_topic, topic_end_offsets
+from streams.client import StackInfo, fetch_metrics, producer, read_topic, topic_end_offsets
 from streams.replay import _epoch
 from streams.topics import CASE_EVENTS, DISPATCH_TASKS, OBSERVATIONS
 
@@ -101,6 +101,11 @@ def spb_observations(path: Path, city: CityConfig, n: int, run: str) -> list[Obs
     return out
 
 
+def _workers_cpu_s(info: StackInfo) -> float:
+    """CPU seconds used so far by all the stack's workers (``cityops_process_cpu_seconds_total``)."""
+    return sum(fetch_metrics(url).get("cityops_process_cpu_seconds_total", 0.0) for url in info.web_urls)
+
+
 async def _push(info: StackInfo, observations: list[Observation], rate: float) -> dict[str, float]:
     prod = await producer(info.bootstrap)
     sent: dict[str, float] = {}
@@ -120,10 +125,15 @@ async def _push(info: StackInfo, observations: list[Observation], rate: float) -
 
 
 async def _outputs(info: StackInfo, sent: dict[str, float], since_events: dict[int, int],
-                   since_tasks: dict[int, int]) -> tuple[dict[str, float], dict[str, float], dict[str, str]]:
-    """Per observation: time its case event was written; per opening observation: time of its task."""
+                   since_tasks: dict[int, int] | None) -> tuple[dict[str, float], dict[str, float], dict[str, str]]:
+    """Per observation: time its case event was written; per opening observation: time of its task.
+
+    Case events are read until every observation is in a case and every case it opened has its
+    dispatch decision; then (``since_tasks`` given) the tasks of the cases dispatched automatically.
+    """
     attached: dict[str, float] = {}
     opened_by: dict[str, str] = {}
+    decided: dict[str, str] = {}
 
     def done(records: list[Any]) -> bool:
         for rec in records[len(done_at):]:
@@ -134,21 +144,27 @@ async def _outputs(info: StackInfo, sent: dict[str, float], since_events: dict[i
                 attached[oid] = rec.timestamp / 1000.0
                 if ev["type"] == "opened":
                     opened_by[ev["case_id"]] = oid
-        return len(attached) >= len(sent)
+            if ev["type"] in ("dispatched", "triaged"):
+                decided.setdefault(ev["case_id"], ev["type"])
+        return len(attached) >= len(sent) and all(case in decided for case in opened_by)
 
     done_at: list[int] = []
     await read_topic(info.bootstrap, CASE_EVENTS.name, until=done, timeout_s=300, from_offsets=since_events)
     tasks: dict[str, float] = {}
+    if since_tasks is None:
+        return attached, tasks, opened_by
+    expected = {case for case in opened_by if decided.get(case) == "dispatched"}
 
     def tasks_done(records: list[Any]) -> bool:
-        for rec in records:
+        for rec in records[len(task_offsets):]:
+            task_offsets.append(rec.offset)
             task = json.loads(rec.value)
-            oid = opened_by.get(task["case_id"])
-            if oid:
-                tasks.setdefault(oid, rec.timestamp / 1000.0)
-        return len(tasks) >= len(opened_by) * 0.98
+            if task["case_id"] in expected:
+                tasks.setdefault(opened_by[task["case_id"]], rec.timestamp / 1000.0)
+        return len(tasks) >= len(expected)
 
-    await read_topic(info.bootstrap, DISPATCH_TASKS.name, until=tasks_done, timeout_s=30, from_offsets=since_tasks)
+    task_offsets: list[int] = []
+    await read_topic(info.bootstrap, DISPATCH_TASKS.name, until=tasks_done, timeout_s=60, from_offsets=since_tasks)
     return attached, tasks, opened_by
 
 
@@ -159,9 +175,10 @@ async def run_cases_bench(info: StackInfo, city: CityConfig, data: Path, n: int,
     pool = spb_observations(data, city, n * 2, run)
     first, second = pool[:n], pool[n:]
     since_e = await topic_end_offsets(info.bootstrap, CASE_EVENTS.name)
-    since_t = await topic_end_offsets(info.bootstrap, DISPATCH_TASKS.name)
+    cpu_before = _workers_cpu_s(info)
     sent = await _push(info, first, 0)
-    attached, _tasks, _opened = await _outputs(info, sent, since_e, since_t)
+    attached, _tasks, _opened = await _outputs(info, sent, since_e, None)
+    cpu_s = _workers_cpu_s(info) - cpu_before
     t0 = min(sent.values())
     capacity = len(attached) / max(1e-6, max(attached.values(), default=t0) - t0)
     rate = latency_rate or 0.8 * capacity
@@ -175,6 +192,10 @@ async def run_cases_bench(info: StackInfo, city: CityConfig, data: Path, n: int,
     return {
         "observations_capacity_run": len(first),
         "capacity_obs_per_s": round(capacity, 1),
+        # The workers' own CPU for the capacity run: what one worker with a core to itself would do,
+        # on a machine where the broker, Redis and this load generator take their share of the cores.
+        "worker_cpu_ms_per_observation": round(1000.0 * cpu_s / len(first), 3) if cpu_s > 0 else None,
+        "obs_per_worker_cpu_second": round(len(first) / cpu_s, 1) if cpu_s > 0 else None,
         "latency_run_rate_obs_per_s": round(rate, 1),
         "latency_run_observations": m,
         "observation_to_case_event_s": percentiles(to_case),

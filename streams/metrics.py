@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 
 __all__ = [
     "CASES_MERGED",
@@ -25,6 +25,8 @@ __all__ = [
 ]
 
 REGISTRY = CollectorRegistry(auto_describe=True)
+# CPU, memory, fds and start time of the worker process (cityops_process_*): what SREs and the case bench read.
+ProcessCollector(namespace="cityops", registry=REGISTRY)
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 EVENTS_IN = Counter("cityops_events_in", "Records consumed, by topic", ["topic"], registry=REGISTRY)

@@ -36,7 +36,8 @@ def cmd_bench_hotline(args: argparse.Namespace) -> int:
         sup.wait_ready()
     try:
         data = Path(args.data) if args.data else SPB_FILE
-        result = asyncio.run(run_hotline_bench(info, args.n, data, progress=_progress, rate=args.rate))
+        result = asyncio.run(run_hotline_bench(info, args.n, data, progress=_progress, rate=args.rate,
+                                               skip=args.skip))
     finally:
         print(file=sys.stderr)
         if sup is not None:
@@ -59,6 +60,9 @@ def register(sub: Any) -> None:
     h.add_argument("--data", default=None, help="appeals file (default: ../shared SPb appeals)")
     h.add_argument("--rate", type=float, default=0.0,
                    help="complaints/s to push (0 = all at once: throughput; below capacity: latency)")
+    h.add_argument("--skip", type=int, default=0,
+                   help="skip the file's latest K appeals (a second run on one stack: skip what the first pushed, "
+                        "or its reports merge into the first run's still-open cases)")
     h.add_argument("--json", action="store_true", help="print the result as JSON")
     h.add_argument("--out", default=str(settings.data_dir / "bench"), help="folder for the histogram PNG")
     h.add_argument("--start", action="store_true", help="start an embedded stack if none is running")
