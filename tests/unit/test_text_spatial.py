@@ -135,3 +135,14 @@ def test_router_uses_the_point_of_the_query():
     assert [d.department for q in (at_building, elsewhere, no_point) for d in router.route([q])] == [
         d.department for d in decisions
     ]
+
+
+def test_evaluation_routes_with_the_geocoded_point_but_not_a_centre():
+    from detectors.text.analyzer import ComplaintAnalysis
+    from detectors.text.evaluate import _queries
+
+    def analysis(precision):
+        return ComplaintAnalysis("ru", "x", "", "c.x", "r.x", 0.9, 0.8, "general", LAT, LON, precision, "nevskiy")
+
+    queries = _queries([analysis(p) for p in ("exact", "address", "district", "city")])
+    assert [(q.lat, q.lon) for q in queries] == [(LAT, LON), (LAT, LON), (None, None), (None, None)]
