@@ -9,7 +9,7 @@ scikit-learn.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
@@ -23,10 +23,11 @@ from detectors.text.features import TextFeatures
 from detectors.text.geocode import DistrictGrid, Gazetteer
 from detectors.text.routing import DispatchModel
 from detectors.text.scoring import LinearScorer
+from detectors.text.spatial import Scale, SpatialPrior, SpatialTable
 
 __all__ = ["FORMAT", "MODELS_DIR", "Bundle", "artifact_paths", "load_bundle", "save_bundle"]
 
-FORMAT = 1
+FORMAT = 2  # 2: the dispatch model may carry a spatial prior
 MODELS_DIR = Path(__file__).resolve().parents[2] / "onnx_models"
 
 
@@ -93,6 +94,12 @@ def save_bundle(bundle: Bundle, city_id: str, models_dir: str | Path | None = No
         arrays["dispatch.bias"] = d.bias.astype(np.float32)
         arrays["dispatch.reason_district"] = d.reason_district.astype(np.float16)
         arrays["dispatch.category_district"] = d.category_district.astype(np.float16)
+        if d.spatial is not None and d.spatial_weights is not None:
+            arrays["dispatch.spatial_weights"] = d.spatial_weights.astype(np.float32)
+            arrays["dispatch.spatial.prior"] = d.spatial.district_prior.astype(np.float32)
+            for k, table in enumerate(d.spatial.tables):
+                for field in ("keys", "indptr", "classes", "counts"):
+                    arrays[f"dispatch.spatial.{k}.{field}"] = getattr(table, field)
     np.savez_compressed(npz_path, **arrays)  # type: ignore[arg-type]
     info = dict(bundle.info)
     info.update(
@@ -125,8 +132,28 @@ def save_bundle(bundle: Bundle, city_id: str, models_dir: str | Path | None = No
             "temperature": d.temperature,
             "confidence_map": d.confidence_map,
         }
+        if d.spatial is not None:
+            info["dispatch"]["spatial"] = {
+                "scales": [asdict(sc) for sc in d.spatial.scales],
+                "ref_lat": d.spatial.ref_lat,
+                "smoothing": d.spatial.smoothing,
+                "n_groups": d.spatial.n_groups,
+            }
     json_path.write_text(json.dumps(info, ensure_ascii=False, indent=1), encoding="utf-8")
     return npz_path, json_path
+
+
+def _spatial(arrays: Any, spec: dict[str, Any] | None) -> SpatialPrior | None:
+    if not spec:
+        return None
+    tables = [
+        SpatialTable(*(arrays[f"dispatch.spatial.{k}.{f}"] for f in ("keys", "indptr", "classes", "counts")))
+        for k in range(len(spec["scales"]))
+    ]
+    return SpatialPrior(
+        [Scale(**sc) for sc in spec["scales"]], tables, arrays["dispatch.spatial.prior"], spec["ref_lat"],
+        spec["smoothing"], spec["n_groups"],
+    )  # fmt: skip
 
 
 @lru_cache(maxsize=8)
@@ -181,6 +208,8 @@ def _load(npz_path: Path, json_path: Path, mtime: float) -> Bundle:
                 districts=di["districts"],
                 temperature=float(di["temperature"]),
                 confidence_map=(di["confidence_map"][0], di["confidence_map"][1]),
+                spatial=_spatial(arrays, di.get("spatial")),
+                spatial_weights=arrays.get("dispatch.spatial_weights"),
             )
         gazetteer = Gazetteer(unpack_strings(arrays["geo.addresses"]), arrays["geo.points"])
         grid = DistrictGrid(info["geo"]["districts"], arrays["geo.cell_keys"], arrays["geo.cell_district"])

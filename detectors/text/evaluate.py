@@ -54,7 +54,12 @@ def to_event(row: LabeledComplaint) -> HotlineEvent:
 
 
 def _queries(analyses: Sequence[ComplaintAnalysis]) -> list[RouteQuery]:
-    return [RouteQuery(a.kind, a.category, a.reason, a.district, a.text) for a in analyses]
+    """Route queries with the geocoded point; a district or city centre stands for no point."""
+    return [RouteQuery(a.kind, a.category, a.reason, a.district, a.text, *_point(a)) for a in analyses]
+
+
+def _point(a: ComplaintAnalysis) -> tuple[float | None, float | None]:
+    return (a.lat, a.lon) if a.precision in ("exact", "address") else (None, None)
 
 
 def _run(
@@ -88,9 +93,12 @@ def _run(
     return analyses, decisions, throughput
 
 
-def _levels(city: CityConfig, rows: Sequence[LabeledComplaint], analyses: Sequence[ComplaintAnalysis]) -> dict:
+def _levels(
+    city: CityConfig, levels: Sequence[str], rows: Sequence[LabeledComplaint], analyses: Sequence[ComplaintAnalysis]
+) -> dict:
+    """Accuracy per field over the taxonomy levels the model classifies (those its history labels)."""
     out = {}
-    for name, index in field_levels(city.taxonomy.levels).items():
+    for name, index in field_levels(levels).items():
         pairs = [(r.levels[index], getattr(a, name)) for r, a in zip(rows, analyses, strict=True) if r.levels[index]]
         truth, pred = [p[0] for p in pairs], [p[1] for p in pairs]
         out[name] = {
@@ -186,14 +194,14 @@ def evaluate(
         "to": rows[-1].created.isoformat(timespec="seconds") if rows else None,
         "artifacts": str(models_dir or "onnx_models"),
         "trained_on": {k: bundle.info.get(k) for k in ("trained_rows", "trained_from", "trained_to")},
-        "levels": _levels(city, rows, analyses),
+        "levels": _levels(city, bundle.classifier.levels, rows, analyses),
         "dispatch": _dispatch(bundle, router, rows, analyses, decisions),
         "throughput": throughput,
         "placement": dict(Counter(a.precision for a in analyses)),
         "geocoding": _geocoding(analyzer, rows),
         "languages": dict(Counter(a.language for a in analyses).most_common(8)),
     }
-    case_level = field_levels(city.taxonomy.levels)["category"]
+    case_level = field_levels(bundle.classifier.levels)["category"]
     return Evaluation(report, [r.levels[case_level] for r in rows], [a.category for a in analyses])
 
 

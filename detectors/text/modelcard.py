@@ -29,6 +29,18 @@ def shown_path(path: Path) -> str:
         return str(path)
 
 
+def _scales(d: dict[str, Any]) -> str:
+    scales = d.get("spatial_scales") or []
+    if not scales:
+        return "(none)"
+    return ", ".join(
+        f"{sc['cell_m']:g} m"
+        + (f" ± {sc['ring']} cell" if sc["ring"] else "")
+        + (" per category" if sc["by_group"] else "")
+        for sc in scales
+    )
+
+
 def _dispatch_tables(d: dict[str, Any]) -> list[str]:
     lines = [
         "",
@@ -118,13 +130,26 @@ def write_card(
     sizes = ", ".join(
         f"`{p.name}` {p.stat().st_size / 1e6:.2f} MB" for p in (npz, path.with_suffix(".json")) if p.exists()
     )
+    dispatch_bullet = (
+        f"""- Dispatch: one linear SVM over *roles* (departments that exist once per district, e.g. the district
+  administrations, share one role; {d.get("roles", "?")} roles), expanded back to departments by the case's
+  district, on the text, the (reason × district) and (category × district) tables (out-of-fold reasons in
+  training) and place. Place: for grids of
+  {_scales(d)}: the roles of the historical appeals in the query's cell
+  (and ring), smoothed toward the district, as `log(p_here / p_district)` per role; training rows get
+  them from the history outside their own time fold (10 contiguous folds), the held-out 15 % from the
+  earlier rows only, and the shipped model from all its training rows (a grid hash in the `.npz`)."""
+        if d.get("labels")
+        else "- No dispatch model: the history names no department; routing rules of the city's config decide."
+    )
     text = f"""# Complaint text model — {city.city.name} (`{city.city.id}`)
 
 What it does: language detection and PII redaction, then a hierarchical taxonomy classifier
-({" → ".join(city.taxonomy.levels)}) with calibrated confidences, geocoding (coordinates, else a
+({" → ".join(lv["name"] for lv in levels)}) with calibrated confidences, geocoding (coordinates, else a
 gazetteer of historical addresses, else the district centre) and a dispatch model (department from
-text + reason × district + category × district) with an auto-dispatch threshold. Runtime is numpy
-only (`detectors/text`); training uses scikit-learn (`detectors/text/train.py`).
+text + reason × district + category × district + who answered the appeals made around the case's
+point before) with an auto-dispatch threshold. Runtime is numpy only (`detectors/text`); training uses
+scikit-learn (`detectors/text/train.py`, `detectors/text/train_dispatch.py`).
 
 ## Data
 
@@ -149,6 +174,7 @@ only (`detectors/text`); training uses scikit-learn (`detectors/text/train.py`).
   with the summed reason probabilities; decoding is consistent (reason inside the chosen category).
 - Reported confidence = held-out accuracy at that probability (binned isotonic map fitted on the last 15 % of the
   training period).
+{dispatch_bullet}
 
 Calibration on the held-out 15 % of the split variant's training period:
 

@@ -1,10 +1,12 @@
 """Which organisation must act on a case: explicit rules first, then a model learned from history.
 
 The dispatch model scores every department from the complaint text (the shared
-TF-IDF features) plus learned tables for (reason, district) and (category,
-district). Its softmax confidence is calibrated on held-out data and compared
-with ``routing.auto_dispatch.threshold`` (chosen by ``train-text`` for the
-target precision); below it the case goes to the triage queue.
+TF-IDF features), learned tables for (reason, district) and (category,
+district) and, when the case has a point, who answered the appeals made around
+it before (:mod:`detectors.text.spatial`).
+Its softmax confidence is calibrated on held-out data and compared with
+``routing.auto_dispatch.threshold`` (chosen by ``train-text`` for the target
+precision); below it the case goes to the triage queue.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 from config.models import CityConfig, RoutingRule
 from detectors.text.classifier import softmax
 from detectors.text.scoring import LinearScorer
+from detectors.text.spatial import SpatialPrior
 
 __all__ = ["DispatchModel", "RouteDecision", "RouteQuery", "Router", "match_rule"]
 
@@ -31,6 +34,8 @@ class RouteQuery:
     reason: str
     district: str
     text: str
+    lat: float | None = None
+    lon: float | None = None
 
 
 @dataclass(frozen=True)
@@ -45,7 +50,11 @@ class RouteDecision:
 
 @dataclass
 class DispatchModel:
-    """Linear department scorer; tables are indexed ``[reason or category, district]``, last index = unknown."""
+    """Linear department scorer; tables are indexed ``[reason or category, district]``, last index = unknown.
+
+    With ``spatial``, ``spatial.features(point, category, district) @ spatial_weights`` is added to the scores
+    (zero for a query without a point).
+    """
 
     labels: list[str]
     text_weights: np.ndarray
@@ -57,6 +66,8 @@ class DispatchModel:
     districts: list[str]
     temperature: float
     confidence_map: tuple[list[float], list[float]] = ([0.0, 1.0], [0.0, 1.0])
+    spatial: SpatialPrior | None = None
+    spatial_weights: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self._reason = {r: i for i, r in enumerate(self.reasons)}
@@ -70,6 +81,10 @@ class DispatchModel:
         c = np.array([self._category.get(q.category, len(self.categories)) for q in queries], dtype=np.int64)
         d = np.array([self._district.get(q.district, len(self.districts)) for q in queries], dtype=np.int64)
         scores = text + self.bias + self.reason_district[r, d] + self.category_district[c, d]
+        if self.spatial is not None and self.spatial_weights is not None:
+            lat = np.array([np.nan if q.lat is None else q.lat for q in queries], dtype=np.float64)
+            lon = np.array([np.nan if q.lon is None else q.lon for q in queries], dtype=np.float64)
+            scores = scores + self.spatial.features(lat, lon, c, d) @ self.spatial_weights
         return softmax(self.temperature * scores)
 
     def decide(self, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -8,9 +8,10 @@ Stages, all on rows ordered by time:
 2. final fit of the same on all training rows;
 3. out-of-fold reasons (contiguous time folds), so the dispatch model learns
    from the reasons the classifier will really give it;
-4. dispatch model fitted on the earlier 85 %, calibrated on the later 15 %,
-   where the auto-dispatch threshold is chosen for the target precision; then
-   refitted on all rows;
+4. dispatch model (:mod:`detectors.text.train_dispatch`: roles, tables, place)
+   fitted on the earlier 85 %, calibrated on the later 15 % — whose spatial
+   features come from the earlier rows only — where the auto-dispatch threshold
+   is chosen for the target precision; then refitted on all rows;
 5. gazetteer and district grid from the rows' addresses and coordinates.
 """
 
@@ -44,6 +45,15 @@ from detectors.text.metrics import (
 )
 from detectors.text.redact import redact
 from detectors.text.routing import DispatchModel, RouteQuery, match_rule
+from detectors.text.spatial import SpatialPrior, held_out_features
+from detectors.text.train_dispatch import (
+    OTHER_DISTRICT,
+    SCALES,
+    SPATIAL_FOLDS,
+    department_roles,
+    department_scores,
+    dispatch_matrix,
+)
 
 __all__ = ["Design", "Progress", "TrainSettings", "fit_linear", "settings_for", "train_models", "write_threshold"]
 
@@ -115,10 +125,6 @@ def fit_linear(x: csr_matrix, y: np.ndarray, n_classes: int, c: float) -> tuple[
     return weights, bias
 
 
-def _onehot(index: np.ndarray, width: int) -> csr_matrix:
-    return csr_matrix((np.ones(len(index), np.float32), (np.arange(len(index)), index)), shape=(len(index), width))
-
-
 def _pad(weights: np.ndarray) -> np.ndarray:
     return np.vstack([weights, np.zeros((1, weights.shape[1]), np.float32)])
 
@@ -129,9 +135,13 @@ class _Trainer:
     def __init__(self, city: CityConfig, rows: Sequence[LabeledComplaint], s: TrainSettings, say: Progress) -> None:
         self.city, self.s, self.say = city, s, say
         self.rows = [r for r in rows if r.text.strip()]
-        self.levels = city.taxonomy.levels
+        # Levels the history labels (top first): the Chinese sample labels level 1 of three only.
+        depth = max((len(r.levels) for r in self.rows), default=0)
+        self.levels = city.taxonomy.levels[: max(1, min(depth, len(city.taxonomy.levels)))]
         self.texts = [redact(r.text).text for r in self.rows]
         self.has_address = np.array([bool(r.address.strip()) for r in self.rows])
+        self.lat = np.array([np.nan if r.lat is None else r.lat for r in self.rows], dtype=np.float64)
+        self.lon = np.array([np.nan if r.lon is None else r.lon for r in self.rows], dtype=np.float64)
         self.labels = {lv: sorted({r.levels[i] for r in self.rows if r.levels[i]}) for i, lv in enumerate(self.levels)}
         self.index = {lv: {label: k for k, label in enumerate(self.labels[lv])} for lv in self.levels}
         self.y = {
@@ -225,39 +235,56 @@ class _Trainer:
             category[held] = (p @ clf.marginals[self.case]).argmax(1)
         return reason, category
 
+    def _place(self, lo: int, hi: int, roles: np.ndarray, groups: np.ndarray, d: np.ndarray, nr: int) -> np.ndarray:
+        """Spatial features of rows ``lo:hi``, each from the rows ``lo:hi`` outside its own time fold."""
+        nd, part = len(self.city.districts), slice(lo, hi)
+        return held_out_features(
+            SCALES, self.lat[part], self.lon[part], roles[part], groups[part], d[part], nr, nd,
+            self.city.city.center.lat, SPATIAL_FOLDS, len(self.labels[self.case]) + 1,
+        )  # fmt: skip
+
+    def _prior(self, hi: int, roles: np.ndarray, groups: np.ndarray, d: np.ndarray, nr: int) -> SpatialPrior:
+        return SpatialPrior.count(
+            SCALES, self.lat[:hi], self.lon[:hi], roles[:hi], groups[:hi], d[:hi], nr, len(self.city.districts),
+            self.city.city.center.lat, n_groups=len(self.labels[self.case]) + 1,
+        )  # fmt: skip
+
     def dispatch(self, design: Design, clf: TaxonomyClassifier) -> tuple[DispatchModel | None, dict[str, Any]]:
-        """Dispatch model on (text, reason x district, category x district) and its auto-dispatch threshold."""
+        """Dispatch model on (text, reason x district, category x district, place) and its threshold."""
         if len(self.departments) < 2 or self.finest == self.case:
             return None, {}
         self.say(f"stage 3/5: out-of-fold reasons for the dispatch model ({self.s.folds} folds)")
         reason, category = self.out_of_fold(design.matrix(self.texts, self.has_address), clf)
-        nr, nc = len(self.labels[self.finest]), len(self.labels[self.case])
-        nd = len(self.city.districts)
-        district_index = {d.id: i for i, d in enumerate(self.city.districts)}
+        nr, nc, nd = len(self.labels[self.finest]), len(self.labels[self.case]), len(self.city.districts)
         r = np.where(reason >= 0, reason, nr)
         c = np.where(category >= 0, category, nc)
+        district_index = {d.id: i for i, d in enumerate(self.city.districts)}
         d = np.array([district_index.get(row.district, nd) for row in self.rows])
-        x_text = design.matrix(self.texts)
-        x = hstack(
-            [
-                x_text,
-                _onehot(r * (nd + 1) + d, (nr + 1) * (nd + 1)),
-                _onehot(c * (nd + 1) + d, (nc + 1) * (nd + 1)),
-                _onehot(r, nr + 1),
-                _onehot(c, nc + 1),
-                _onehot(d, nd + 1),
-            ]
-        ).tocsr()
         department_index = {dep: k for k, dep in enumerate(self.departments)}
         y = np.array([department_index.get(row.department, -1) for row in self.rows])
+        roles = department_roles(self.city, self.departments)
+        y_role = np.where(y >= 0, roles.of[np.maximum(y, 0)], -1)
+        n_roles = len(roles.names)
         target = self.city.routing.auto_dispatch.target_precision
         self.say(
-            f"stage 4/5: dispatch model, {len(self.departments)} departments, threshold for precision {target:.2f}"
+            f"stage 4/5: dispatch model, {len(self.departments)} departments in {n_roles} roles, "
+            f"threshold for precision {target:.2f}"
         )
         index = np.arange(len(self.rows))
         early, late = (index < self.n_fit) & (y >= 0), (index >= self.n_fit) & (y >= 0)
-        w, b = fit_linear(x[early], y[early], len(self.departments), self.s.dispatch_c)
-        scores = x[late] @ w + b
+        # Calibration fit: the later rows see only the earlier rows' history, as the product sees its past.
+        place = np.vstack(
+            [
+                self._place(0, self.n_fit, y_role, c, d, n_roles),
+                self._prior(self.n_fit, y_role, c, d, n_roles).features(
+                    self.lat[self.n_fit :], self.lon[self.n_fit :], c[self.n_fit :], d[self.n_fit :]
+                ),
+            ]
+        )
+        x_text = design.matrix(self.texts)
+        x, _ = dispatch_matrix(x_text, r, c, d, nr, nc, nd, place)
+        w, b = fit_linear(x[early], y_role[early], n_roles, self.s.dispatch_c)
+        scores = department_scores(x[late] @ w + b, d[late], roles, nd)
         temperature = fit_temperature(scores, y[late])
         probs = softmax(temperature * scores)
         correct = probs.argmax(1) == y[late]
@@ -275,27 +302,35 @@ class _Trainer:
             "held_out_auto_precision": round(float(correct[auto].mean()) if auto.any() else 0.0, 4),
             "held_out_accuracy_all": round(float(correct.mean()), 4),
             "curve": curve_points(conf, correct),
+            "roles": n_roles,
+            "spatial_scales": [asdict(sc) for sc in SCALES],
         }
         self.say(
             f"  threshold {threshold:.3f}: auto {auto.mean():.1%} at precision "
             f"{info['held_out_auto_precision']:.3f} (held-out, {len(conf)} rows)"
         )
+        n = len(self.rows)
+        x, widths = dispatch_matrix(x_text, r, c, d, nr, nc, nd, self._place(0, n, y_role, c, d, n_roles))
         known = y >= 0
-        w, b = fit_linear(x[known], y[known], len(self.departments), self.s.dispatch_c)
-        parts = np.split(w, np.cumsum([x_text.shape[1], (nr + 1) * (nd + 1), (nc + 1) * (nd + 1), nr + 1, nc + 1]))
-        text_w, rd, cd, wr, wc, wd = parts
+        w, b = fit_linear(x[known], y_role[known], n_roles, self.s.dispatch_c)
+        text_w, rd, cd, wr, wc, wd, wp = (part[:, roles.of] for part in np.split(w, np.cumsum(widths)[:-1]))
         e = len(self.departments)
+        reason_district = rd.reshape(nr + 1, nd + 1, e) + wr[:, None, :] + wd[None, :, :]
+        other = (roles.home[None, :] >= 0) & (roles.home[None, :] != np.arange(nd)[:, None])
+        reason_district[:, :nd, :] -= OTHER_DISTRICT * other[None, :, :]
         model = DispatchModel(
             labels=self.departments,
             text_weights=_pad(text_w),
-            bias=b,
-            reason_district=rd.reshape(nr + 1, nd + 1, e) + wr[:, None, :] + wd[None, :, :],
+            bias=b[roles.of],
+            reason_district=reason_district,
             category_district=cd.reshape(nc + 1, nd + 1, e) + wc[:, None, :],
             reasons=self.labels[self.finest],
             categories=self.labels[self.case],
             districts=[dd.id for dd in self.city.districts],
             temperature=temperature,
             confidence_map=conf_map,
+            spatial=self._prior(n, y_role, c, d, n_roles),
+            spatial_weights=wp,
         )
         return model, info
 

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from config import load_city
@@ -126,3 +127,24 @@ def test_shipped_artifacts_load_and_analyze(city_id):
     )
     nodes = city.taxonomy.by_id()
     assert all(a.category in nodes and 0 <= a.confidence <= 1 for a in analyses)
+
+
+def test_spatial_prior_survives_save_and_load(models, tmp_path):
+    """The trained dispatch model carries its place history; written again and read back it routes the same."""
+    city, folder = models
+    from detectors.text.artifacts import load_bundle
+
+    bundle = load_bundle(city, folder)
+    model = bundle.dispatch
+    assert model is not None and model.spatial is not None and model.spatial_weights is not None
+    assert all(len(t.keys) > 0 and np.all(np.diff(t.keys) > 0) for t in model.spatial.tables)
+    save_bundle(bundle, "spb", tmp_path)
+    again = load_bundle(city, tmp_path)
+    rows = read_complaints(city, limit=60)
+    queries = [RouteQuery("general", "c.soderzhanie_mkd", "", r.district, r.text, r.lat, r.lon) for r in rows]
+    first = model.probabilities(bundle.scorer, queries)
+    second = again.dispatch.probabilities(again.scorer, queries)
+    assert np.allclose(first, second, atol=1e-4)
+    # Where the appeals were made matters: the same queries without their points score differently.
+    pointless = [RouteQuery(q.kind, q.category, q.reason, q.district, q.text) for q in queries]
+    assert not np.allclose(first, model.probabilities(bundle.scorer, pointless), atol=1e-3)
