@@ -32,7 +32,7 @@ from streams.app import city, produce_dict, redis
 from streams.metrics import DISPATCHES, EVENT_TO_ALERT, HOTLINE_TO_DISPATCH, OBSERVATION_TO_TASK
 from streams.topics import ALERTS, DISPATCH_TASKS
 
-__all__ = ["ALERTS_FOR", "NEEDS_ROUTING", "DispatchPlan", "alert", "mark_sent", "plan_dispatch"]
+__all__ = ["ALERTS_FOR", "NEEDS_ROUTING", "DispatchPlan", "alert", "mark_sent", "plan_dispatch", "route_query"]
 
 NEEDS_ROUTING = ("opened", "reopened", "rejected", "assigned")
 ALERTS_FOR = {
@@ -54,9 +54,21 @@ def _router() -> Router:
     return Router.load(city())
 
 
+# Where the report's point is the problem's place (not a district's or the city's centre), the
+# dispatch model also uses what history says about that place (detectors/text/spatial.py).
+PRECISE_POINTS = ("exact", "address", "camera")
+
+
+def route_query(ev: dict[str, Any]) -> RouteQuery:
+    """What the router is asked about a case event; the point only when the report placed it precisely."""
+    precise = ev["detail"].get("location_precision", "") in PRECISE_POINTS
+    return RouteQuery(ev["kind"], ev["category"], ev["reason"], ev["district"], ev["text"],
+                      lat=ev["lat"] if precise else None, lon=ev["lon"] if precise else None)
+
+
 def decide(events: list[dict[str, Any]]) -> list[RouteDecision]:
     """Route every case that needs a department; an operator's choice or a crew's suggestion wins."""
-    queries = [RouteQuery(ev["kind"], ev["category"], ev["reason"], ev["district"], ev["text"]) for ev in events]
+    queries = [route_query(ev) for ev in events]
     decisions = _router().route(queries)
     departments = {d.id for d in city().departments}
     out = []

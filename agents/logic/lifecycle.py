@@ -158,6 +158,7 @@ def _attach(state: dict[str, Any] | None, cmd: dict[str, Any], city: CityConfig,
         "evidence": obs.get("evidence", ""),
         "confidence": round(float(obs.get("confidence", 0.0)), 3),
         "text": obs.get("text", "")[:500],
+        "location_precision": obs.get("location_precision", "exact"),
     }
     events = []
     if state["reports"] == 1:

@@ -159,6 +159,18 @@ def _notes(city_id: str) -> str:
             "The city folder's boroughs, taxonomy and agencies come from the same file via "
             "`detectors.text.cities.build_nyc`."
         )
+    if city_id == "cn":
+        return (
+            'Provenance: Chinese government-hotline messages and taxonomy from the public 2020 "智慧政务" '
+            "competition sample (../shared/datasets/complaints/cn_*). Only the level-1 class is labelled (495 "
+            "messages; 7 of the 15 level-1 classes occur), so the model classifies level 1 only; levels 2 and 3 "
+            "of the configured taxonomy (config/cities/cn, built by `detectors.text.cities.build_cn`) are not "
+            "predicted. The sample names no handling department: config routes each level-1 class to its bureau "
+            "by rule, so there is no dispatch model and no department accuracy to report. The messages carry no "
+            "coordinates and name only anonymised districts, so the city has no districts and reports are placed "
+            "at the nominal city centre. 99 test messages is a small sample: the accuracy's 95 % interval is "
+            "roughly ±0.09."
+        )
     return (
         'Provenance: appeals to the St Petersburg portal "Наш Санкт-Петербург" scraped by a public research '
         "repository (no licence: training and evaluation only, raw rows never redistributed)."
