@@ -120,8 +120,16 @@ class _Listener(ConsumerRebalanceListener):
                 self.owner.store.drop([tp.partition for tp in revoked])
 
     async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
-        if self.owner.store is not None:
-            await self.owner.store.restore([tp.partition for tp in assigned])
+        delay = 0.5
+        while self.owner.store is not None:
+            # Without its state a partition's commands cannot be applied: keep trying, never skip it.
+            try:
+                await self.owner.store.restore([tp.partition for tp in assigned])
+                break
+            except Exception as exc:
+                log.warning("%s: restoring state failed, retrying in %.1fs: %r", self.owner.group, delay, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
         self.owner.joined = True
         log.info("%s: assigned %s", self.owner.group, sorted(tp.partition for tp in assigned))
 

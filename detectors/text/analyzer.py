@@ -26,6 +26,7 @@ class HotlineReport(Protocol):
     address: str
     district: str
     language: str
+    service_code: str
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,8 @@ class ComplaintAnalyzer:
         self.geocoder = Geocoder(city, bundle.gazetteer, bundle.grid)
         levels = bundle.classifier.levels
         self._field = {name: levels[i] for name, i in field_levels(levels).items()}
+        self._field_of_level = {level: name for name, level in self._field.items()}
+        self._nodes = city.taxonomy.by_id()
 
     @classmethod
     def load(cls, city: CityConfig, models_dir: str | Path | None = None) -> ComplaintAnalyzer:
@@ -85,17 +88,23 @@ class ComplaintAnalyzer:
         reason = levels[self._field["reason"]] if "reason" in self._field else None
         out = []
         for i, place in enumerate(places):
+            category_id, category_conf = category.labels[i], float(category.confidence[i])
             reason_id = reason.labels[i] if reason is not None else ""
+            reason_conf = float(reason.confidence[i]) if reason is not None else 0.0
+            chosen = self._chosen(getattr(events[i], "service_code", ""), reason_id)
+            if chosen is not None:
+                (category_id, reason_id), category_conf = chosen, 1.0
+                reason_conf = 1.0 if reason_id == chosen[1] and reason_id else reason_conf
             out.append(
                 ComplaintAnalysis(
                     language=languages[i],
                     text=texts[i],
                     city_object=obj[i],
-                    category=category.labels[i],
+                    category=category_id,
                     reason=reason_id,
-                    confidence=float(category.confidence[i]),
-                    reason_confidence=float(reason.confidence[i]) if reason is not None else 0.0,
-                    kind=self.city.kind_for(reason_id, category.labels[i]),
+                    confidence=category_conf,
+                    reason_confidence=reason_conf,
+                    kind=self.city.kind_for(reason_id, category_id),
                     lat=place.lat,
                     lon=place.lon,
                     precision=place.precision,
@@ -103,3 +112,21 @@ class ComplaintAnalyzer:
                 )
             )
         return out
+
+    def _chosen(self, service_code: str, predicted_reason: str) -> tuple[str, str] | None:
+        """(category, reason) the reporter chose from the city's service list (Open311), if a known node.
+
+        A reason-level code fixes both; a category-level code fixes the category and keeps the
+        model's reason only if it lies inside it. Other levels or unknown codes: the model decides.
+        """
+        node = self._nodes.get(service_code) if service_code else None
+        if node is None:
+            return None
+        field = self._field_of_level.get(self.city.taxonomy.levels[node.level])
+        if field == "reason":
+            parent = self._nodes.get(node.parent or "")
+            return (parent.id if parent is not None else ""), node.id
+        if field == "category":
+            inside = self._nodes.get(predicted_reason)
+            return node.id, predicted_reason if inside is not None and inside.parent == node.id else ""
+        return None

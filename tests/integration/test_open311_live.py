@@ -12,7 +12,8 @@ from typing import Any
 from .conftest import Stack
 from .test_console_live import eventually
 
-CODE = "r.skoplenie_musora"
+# Street vending is routed by a config rule: dispatched whatever the model thinks of the text.
+CODE = "r.realizatsiya_tovarov_v_mestakh_ne_prednaznachennykh_dlya_tor"
 SPEC_POST = (
     "jurisdiction_id=spb&service_code={code}&lat=59.9311&long=30.3609&address_string=1234+5th+street"
     "&email=smit333%40sfgov.edu&device_id=tt222111&account_id=123456&first_name=john&last_name=smith"

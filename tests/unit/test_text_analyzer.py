@@ -148,3 +148,24 @@ def test_spatial_prior_survives_save_and_load(models, tmp_path):
     # Where the appeals were made matters: the same queries without their points score differently.
     pointless = [RouteQuery(q.kind, q.category, q.reason, q.district, q.text) for q in queries]
     assert not np.allclose(first, model.probabilities(bundle.scorer, pointless), atol=1e-3)
+
+
+def test_an_open311_service_code_is_the_reporters_own_classification():
+    """A leaf code fixes reason and category; a category code keeps the model's reason only inside it."""
+    city = load_city("spb")
+    analyzer = ComplaintAnalyzer.load(city)
+    nodes = city.taxonomy.by_id()
+    text = "A large sinkhole is destroying the street"
+    leaf = "r.realizatsiya_tovarov_v_mestakh_ne_prednaznachennykh_dlya_tor"
+    by_model, by_leaf, by_category, unknown = analyzer.analyze([
+        _event(text, 59.9311, 30.3609, ""),
+        HotlineEvent(**{**_event(text, 59.9311, 30.3609, "").asdict(), "service_code": leaf}),
+        HotlineEvent(**{**_event(text, 59.9311, 30.3609, "").asdict(), "service_code": "c.sanitarnoe_sostoyanie"}),
+        HotlineEvent(**{**_event(text, 59.9311, 30.3609, "").asdict(), "service_code": "no-such-code"}),
+    ])
+    assert (by_leaf.reason, by_leaf.category) == (leaf, nodes[leaf].parent)
+    assert by_leaf.kind == "street_vending" and by_leaf.confidence == by_leaf.reason_confidence == 1.0
+    assert by_category.category == "c.sanitarnoe_sostoyanie" and by_category.kind == "garbage"
+    assert by_category.reason == "" or nodes[by_category.reason].parent == "c.sanitarnoe_sostoyanie"
+    assert (unknown.category, unknown.reason, unknown.confidence) == (
+        by_model.category, by_model.reason, by_model.confidence)
