@@ -17,9 +17,8 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from agents.logic.analytics import CaseFacts, apply_event
-from schemas.codec import to_dict
 from schemas.records import CaseEvent
-from streams.app import city, decode_events, redis
+from streams.app import city, decode_dicts, redis
 from streams.batch_consumer import batch_stage
 from streams.metrics import STAGE_SECONDS
 from streams.topics import CASE_EVENTS
@@ -46,7 +45,7 @@ def fold_events(
 
 async def _project_facts(events: Sequence[Any]) -> None:
     started = time.perf_counter()
-    decoded = [to_dict(ev) for _, ev in await decode_events(STAGE, events, CaseEvent)]
+    decoded = [ev for _, ev in await decode_dicts(STAGE, events, CaseEvent)]
     if not decoded:
         return
     client = redis()

@@ -29,7 +29,7 @@ from agents.logic.access import status_after
 from schemas.codec import to_dict
 from schemas.records import Alert, DispatchTask, FieldUpdate
 from streams import redis_keys as keys
-from streams.app import app, city, consume, decode_events, redis, topic
+from streams.app import app, city, consume, decode_dicts, decode_events, redis, topic
 from streams.batch_consumer import batch_stage
 from streams.metrics import STAGE_SECONDS
 from streams.topics import ALERTS, DISPATCH_TASKS, FIELD_UPDATES
@@ -131,9 +131,8 @@ async def _update_boards(
 async def _project_alerts(events: Sequence[Any]) -> None:
     started = time.perf_counter()
     pipe = redis().pipeline(transaction=True)
-    for _, record in await decode_events(STAGE, events, Alert):
-        alert = record
-        line = _dumps(to_dict(alert))
+    for _, alert in await decode_dicts(STAGE, events, Alert):
+        line = _dumps(alert)
         pipe.lrem(keys.ALERTS_RECENT, 0, line)
         pipe.lpush(keys.ALERTS_RECENT, line)
         pipe.publish(keys.ALERTS_CHANNEL, line)
@@ -145,8 +144,7 @@ async def _project_alerts(events: Sequence[Any]) -> None:
 async def _project_tasks(events: Sequence[Any]) -> None:
     started = time.perf_counter()
     changes = []
-    for _, record in await decode_events(STAGE, events, DispatchTask):
-        task = to_dict(record)
+    for _, task in await decode_dicts(STAGE, events, DispatchTask):
         changes.append((task["department"], task["task_id"], functools.partial(_merge, task)))
     await _update_boards(redis(), changes)
     STAGE_SECONDS.labels("console.tasks").observe((time.perf_counter() - started) / max(1, len(events)))
