@@ -31,6 +31,7 @@ from config.models import CityConfig
 from schemas.codec import DecodeError, decode, to_dict
 from schemas.records import CaseEvent
 from streams import redis_keys as keys
+from streams.redis_scripts import script
 from streams.settings import settings
 from streams.topics import CASE_EVENTS
 
@@ -64,22 +65,13 @@ async def find_or_create_batch(
             script_keys += [keys.case_geo(group), keys.case_seen(group), keys.observation_case(obs["observation_id"])]
             args += [obs["lon"], obs["lat"], kind.radius_m, obs["observed_at"], kind.window_h * 3600.0,
                      new_case_id(obs["observation_id"]), ASSIGNMENT_TTL_S]
-        flat = await _find_or_create_script(client)(keys=script_keys, args=args)
+        flat = await script(client, FIND_OR_CREATE_LUA)(keys=script_keys, args=args)
         text = [x.decode() if isinstance(x, bytes) else str(x) for x in flat]
         matches += [Match(text[i], text[i + 1], text[i + 2] == "1") for i in range(0, len(text), 3)]
     return matches
 
 
 FIND_OR_CREATE_CHUNK = 500
-_scripts: dict[int, Any] = {}
-
-
-def _find_or_create_script(client: aioredis.Redis) -> Any:
-    """The script registered once per client: called by SHA (EVALSHA), reloaded if Redis forgot it."""
-    if id(client) not in _scripts:
-        _scripts[id(client)] = client.register_script(FIND_OR_CREATE_LUA)
-    return _scripts[id(client)]
-
 
 def forget_case(pipe: Any, city: CityConfig, state: dict[str, Any]) -> None:
     """Take a closed case out of the geo index: new reports there open a new case."""

@@ -30,6 +30,7 @@ from schemas.records import SCHEMA_VERSION
 from streams import redis_keys as keys
 from streams.app import city, produce_dict, redis
 from streams.metrics import DISPATCHES, EVENT_TO_ALERT, HOTLINE_TO_DISPATCH, OBSERVATION_TO_TASK
+from streams.redis_scripts import script
 from streams.topics import ALERTS, DISPATCH_TASKS
 
 __all__ = ["ALERTS_FOR", "NEEDS_ROUTING", "DispatchPlan", "alert", "mark_sent", "plan_dispatch", "route_query"]
@@ -101,14 +102,6 @@ _MARK_SENT_LUA = """
 for _, key in ipairs(KEYS) do redis.call('SET', key, 'sent', 'EX', ARGV[1]) end
 return #KEYS
 """
-_scripts: dict[str, Any] = {}
-
-
-def _script(source: str) -> Any:
-    """A script registered once with this process's Redis client (EVALSHA, reloaded if Redis forgot it)."""
-    if source not in _scripts:
-        _scripts[source] = redis().register_script(source)
-    return _scripts[source]
 
 
 async def _claim(claim_keys: list[str]) -> list[str]:
@@ -117,7 +110,7 @@ async def _claim(claim_keys: list[str]) -> list[str]:
     One atomic call for the batch. "pending" means an earlier attempt died between
     taking the claim and marking it sent: its task may or may not have reached the broker.
     """
-    replies = await _script(_CLAIM_LUA)(keys=claim_keys, args=[CLAIM_TTL_S])
+    replies = await script(redis(), _CLAIM_LUA)(keys=claim_keys, args=[CLAIM_TTL_S])
     states = [r.decode() if isinstance(r, bytes) else str(r) for r in replies]
     return [s if s in ("new", "sent") else "pending" for s in states]
 
@@ -202,7 +195,7 @@ async def plan_dispatch(to_route: list[dict[str, Any]]) -> DispatchPlan:
 async def mark_sent(plan: DispatchPlan) -> None:
     """After the broker acknowledged the plan's tasks: their claims are done for good."""
     if plan.claimed:
-        await _script(_MARK_SENT_LUA)(keys=plan.claimed, args=[CLAIM_TTL_S])
+        await script(redis(), _MARK_SENT_LUA)(keys=plan.claimed, args=[CLAIM_TTL_S])
 
 
 async def alert(ev: dict[str, Any], now: float) -> Awaitable[Any]:

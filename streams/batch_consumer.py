@@ -27,6 +27,7 @@ from typing import Any
 
 import mode
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import ConsumerRecord
 
 from streams.app import app, guarded
@@ -171,7 +172,7 @@ class BatchConsumer:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_partition_fetch_bytes=8 * 1024 * 1024,
-            fetch_max_wait_ms=int(settings.fetch_max_wait_ms),
+            fetch_max_wait_ms=settings.fetch_max_wait_ms or 500,  # aiokafka's default on a real Kafka
             # Tansu completes a join after ~30 s: long sessions so joins stay rare (as for Faust's group).
             session_timeout_ms=60_000,
             heartbeat_interval_ms=3_000,
@@ -203,8 +204,6 @@ class BatchConsumer:
 
     async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
         """Commit what was handled; a commit lost to a rebalance only means those records come again."""
-        from aiokafka.errors import CommitFailedError, KafkaError
-
         delay = 0.2
         while True:
             try:

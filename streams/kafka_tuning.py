@@ -9,17 +9,18 @@ embedded stack sets it short; unset, Faust's value stands).
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+
+from streams.settings import settings
 
 __all__ = ["apply_fetch_wait"]
 
 
 def apply_fetch_wait() -> None:
-    wait = os.environ.get("CITYOPS_FETCH_MAX_WAIT_MS")
-    if not wait:
+    wait = settings.fetch_max_wait_ms
+    if wait is None:
         return
     original = AIOKafkaConsumerThread._create_worker_consumer
     if getattr(original, "_cityops", False):
@@ -27,7 +28,7 @@ def apply_fetch_wait() -> None:
 
     def create(self: Any, transport: Any) -> Any:
         consumer = original(self, transport)
-        consumer._fetch_max_wait_ms = int(wait)  # read by the fetcher when the consumer starts
+        consumer._fetch_max_wait_ms = wait  # read by the fetcher when the consumer starts
         return consumer
 
     create._cityops = True  # type: ignore[attr-defined]

@@ -20,7 +20,7 @@ class Settings:
     web_port: int
     data_dir: Path
     worker_id: str
-    fetch_max_wait_ms: int = 500
+    fetch_max_wait_ms: int | None = None
 
     @property
     def bootstrap_servers(self) -> str:
@@ -39,7 +39,7 @@ class Settings:
             data_dir=Path(env.get("CITYOPS_DATA_DIR", str(REPO_ROOT / ".cityops"))),
             worker_id=env.get("CITYOPS_WORKER_ID", f"worker-{os.getpid()}"),
             # How long the broker may hold a fetch that found nothing (the embedded Tansu holds it all).
-            fetch_max_wait_ms=int(env.get("CITYOPS_FETCH_MAX_WAIT_MS", "500")),
+            fetch_max_wait_ms=int(env["CITYOPS_FETCH_MAX_WAIT_MS"]) if env.get("CITYOPS_FETCH_MAX_WAIT_MS") else None,
         )
 
 
