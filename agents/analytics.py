@@ -11,12 +11,12 @@ recognised and not counted twice.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from typing import Any, cast
 
 from agents.logic.analytics import CaseFacts, apply_event
+from schemas.codec import dumps, loads
 from schemas.records import CaseEvent
 from streams.app import city, decode_dicts, redis
 from streams.batch_consumer import batch_stage
@@ -52,12 +52,12 @@ async def _project_facts(events: Sequence[Any]) -> None:
     case_ids = list(dict.fromkeys(str(e["case_id"]) for e in decoded))
     raws = await client.hmget(ANALYTICS_FACTS, case_ids)
     current = {
-        cid: CaseFacts.from_json(json.loads(raw)) if raw else None
+        cid: CaseFacts.from_json(loads(raw)) if raw else None
         for cid, raw in zip(case_ids, raws, strict=True)
     }
     changed = fold_events(current, decoded, city().city.h3_resolution)
     if changed:
-        mapping = {cid: json.dumps(f.to_json(), ensure_ascii=False) for cid, f in changed.items()}
+        mapping = {cid: dumps(f.to_json()) for cid, f in changed.items()}
         await client.hset(ANALYTICS_FACTS, mapping=cast(Any, mapping))
     STAGE_SECONDS.labels("analytics").observe((time.perf_counter() - started) / len(events))
 

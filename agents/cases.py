@@ -12,8 +12,8 @@ fetches per batch, offsets committed after the outputs were acknowledged):
   A case that needs a department (opened, reopened, rejected, assigned) is routed
   and dispatched in the same step (:mod:`agents.dispatch`) and the decision is
   applied at once, so an observation reaches its task in two hops. Every
-  transition goes to ``case-events``, alerts to ``alerts``, and the console's
-  view to Redis.
+  transition goes to ``case-events``, alerts to ``alerts``, the state to
+  ``case-state`` (from which :mod:`agents.console` keeps the console's view).
 
 Redelivery is harmless at both steps: an observation keeps the case Redis gave it
 the first time, a command already applied re-emits its events (same ids), and a
@@ -22,21 +22,19 @@ dispatch claim already sent produces nothing.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from agents.case_index import TIMELINE_FIELDS, TIMELINE_KEEP, ensure_index, find_or_create_batch, forget_case
+from agents.case_index import ensure_index, find_or_create_batch, forget_case
 from agents.dispatch import ALERTS_FOR, NEEDS_ROUTING, alert, mark_sent, plan_dispatch
 from agents.logic.lifecycle import CLOSED_STATUSES, apply
-from agents.logic.sla import ACTIVE_STATUSES as SLA_ACTIVE
 from schemas.records import SCHEMA_VERSION, CaseCommand, Observation
-from streams import redis_keys as keys
-from streams.app import city, dead_letter, decode_dicts, produce_dict, redis
+from streams.app import city, dead_letter, decode_dicts, redis
 from streams.batch_consumer import PartitionedStore, batch_stage
 from streams.metrics import CASES_MERGED, CASES_OPENED, STAGE_SECONDS
+from streams.outbox import Outbox
 from streams.topics import CASE_COMMANDS, CASE_EVENTS, CASE_STATE, OBSERVATIONS
 
 __all__ = ["CASE_STORE", "LIFECYCLE", "MERGE"]
@@ -54,7 +52,7 @@ async def _merge(events: Sequence[Any]) -> None:
     await ensure_index(redis())
     matches = await find_or_create_batch(redis(), city(), observations)
     now = time.time()
-    deliveries = []
+    outbox = Outbox()
     for obs, match in zip(observations, matches, strict=True):
         (CASES_OPENED if match.opened and match.outcome == "opened" else CASES_MERGED).labels(obs["kind"]).inc()
         command = {
@@ -66,9 +64,9 @@ async def _merge(events: Sequence[Any]) -> None:
             "observation": obs,
             "opened": match.opened,
         }
-        deliveries.append(await produce_dict(CASE_COMMANDS, match.case_id, command))
+        outbox.add_dict(CASE_COMMANDS, match.case_id, command)
     # Wait for the broker before these observations are acknowledged: at-least-once, never lost.
-    await asyncio.gather(*deliveries)
+    await outbox.send()
     STAGE_SECONDS.labels("cases.merge").observe((time.perf_counter() - started) / len(events))
 
 
@@ -106,56 +104,33 @@ async def _run(events: Sequence[Any]) -> None:
         for ev in await batch.apply(command, event.message.partition, event):
             if ev["type"] in NEEDS_ROUTING:
                 to_route[ev["case_id"]] = ev  # the latest one per case decides
-    plan = await plan_dispatch(list(to_route.values()))
+    outbox = Outbox()
+    plan = await plan_dispatch(list(to_route.values()), outbox)
     for command in plan.commands:
         await batch.apply(command, batch.partition[command["case_id"]])
-    deliveries: list[Awaitable[Any]] = list(plan.deliveries)
     for case_id in batch.changed:
-        deliveries.append(await CASE_STORE.put(batch.partition[case_id], case_id, batch.states[case_id]))
+        CASE_STORE.put(batch.partition[case_id], case_id, batch.states[case_id], outbox)
     now = time.time()
     for case_id, emitted in batch.events.items():
         for ev in emitted:
-            deliveries.append(await produce_dict(CASE_EVENTS, case_id, {"schema_version": SCHEMA_VERSION, **ev}))
+            outbox.add_dict(CASE_EVENTS, case_id, {"schema_version": SCHEMA_VERSION, **ev})
             if ev["type"] in ALERTS_FOR:
-                deliveries.append(await alert(ev, now))
-    await asyncio.gather(*deliveries)
+                alert(ev, now, outbox)
+    await outbox.send()
     await mark_sent(plan)
-    if batch.events:
-        await project_cases({cid: (batch.states[cid], evs) for cid, evs in batch.events.items()})
+    await _forget_closed([batch.states[cid] for cid in batch.changed])
     STAGE_SECONDS.labels("cases.lifecycle").observe((time.perf_counter() - started) / max(1, len(events)))
+
+
+async def _forget_closed(states: list[dict[str, Any]]) -> None:
+    """Closed cases leave the dedupe index at once (a new report there opens a new case)."""
+    closed = [state for state in states if state["status"] in CLOSED_STATUSES]
+    if closed:
+        pipe = redis().pipeline(transaction=False)
+        for state in closed:
+            forget_case(pipe, city(), state)
+        await pipe.execute()
 
 
 MERGE = batch_stage("cases", "cityops-cases-merge", OBSERVATIONS, _merge)
 LIFECYCLE = batch_stage("cases", "cityops-cases", CASE_COMMANDS, _run, store=CASE_STORE)
-
-
-async def project_cases(projections: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]]) -> None:
-    """Write each changed case's console view to Redis (derived; rebuildable from case-events)."""
-    client = redis()
-    docs = await client.mget([keys.case_doc(cid) for cid in projections])
-    pipe = client.pipeline(transaction=False)
-    for (case_id, (state, events)), raw in zip(projections.items(), docs, strict=True):
-        doc = json.loads(raw) if raw else {"observations": [], "timeline": []}
-        previous_status = doc.get("status")
-        doc.update({k: v for k, v in state.items() if k not in ("applied", "recent_events", "observation_ids")})
-        seen = {t["event_id"] for t in doc["timeline"]}
-        for ev in events:
-            if ev["event_id"] in seen:
-                continue
-            doc["timeline"].append({k: ev[k] for k in TIMELINE_FIELDS})
-            if ev["type"] in ("opened", "merged", "reopened") and "observation_id" in ev["detail"]:
-                doc["observations"].append({"at": ev["at"], **ev["detail"]})
-        doc["timeline"] = doc["timeline"][-TIMELINE_KEEP:]
-        pipe.set(keys.case_doc(case_id), json.dumps(doc, ensure_ascii=False))
-        if previous_status and previous_status != state["status"]:
-            pipe.zrem(keys.cases_by_status(previous_status), case_id)
-        pipe.zadd(keys.cases_by_status(state["status"]), {case_id: state["updated_at"]})
-        pipe.zadd(keys.CASES_UPDATED, {case_id: state["updated_at"]})
-        if state["status"] in SLA_ACTIVE and state["sla_deadline"]:
-            pipe.zadd(keys.SLA_DEADLINES, {case_id: state["sla_deadline"]})
-        else:
-            pipe.zrem(keys.SLA_DEADLINES, case_id)
-        if state["status"] in CLOSED_STATUSES:
-            forget_case(pipe, city(), state)
-    await pipe.execute()
-

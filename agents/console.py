@@ -1,7 +1,10 @@
 """Console projection: what operators and crews see live, kept in Redis for every web worker.
 
-Three consumers, each a thin adapter from one topic to Redis:
+Four consumers, each a thin adapter from one topic to Redis:
 
+* :data:`PROJECT_CASES` (``case-state``, a batch consumer): each case's document (its
+  state, timeline and observations) and the by-status, by-update and SLA-deadline
+  indexes the console, Open311 and the SLA follow-up read;
 * :data:`PROJECT_ALERTS` (``alerts``, a batch consumer): publish each alert on
   ``ALERTS_CHANNEL`` (every web worker fans it out to its consoles) and keep the
   latest 200 in ``ALERTS_RECENT``;
@@ -10,7 +13,8 @@ Three consumers, each a thin adapter from one topic to Redis:
 * ``project_field_updates`` (``field-updates``, a Faust agent): move the task along its board
   (acknowledged, in progress, resolved, rejected) with the crew's note.
 
-Redelivery is harmless: a redelivered alert replaces its own copy in the recent
+Redelivery is harmless: a case state older than the document (by its ``seq``) is
+skipped and timeline entries are recognised by event id, a redelivered alert replaces its own copy in the recent
 list (consoles drop alert ids they already show), a redelivered task keeps the
 board's progress, a redelivered update is recognised by its id.
 """
@@ -18,24 +22,26 @@ board's progress, a redelivered update is recognised by its id.
 from __future__ import annotations
 
 import functools
-import json
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
 
+from agents.case_index import TIMELINE_FIELDS, TIMELINE_KEEP
 from agents.logic.access import status_after
-from schemas.codec import to_dict
+from agents.logic.sla import ACTIVE_STATUSES as SLA_ACTIVE
+from schemas.codec import dumps, loads, to_dict
 from schemas.records import Alert, DispatchTask, FieldUpdate
 from streams import redis_keys as keys
-from streams.app import app, city, consume, decode_dicts, decode_events, redis, topic
+from streams.app import app, city, consume, dead_letter, decode_dicts, decode_events, redis, topic
 from streams.batch_consumer import batch_stage
 from streams.metrics import STAGE_SECONDS
-from streams.topics import ALERTS, DISPATCH_TASKS, FIELD_UPDATES
+from streams.topics import ALERTS, CASE_STATE, DISPATCH_TASKS, FIELD_UPDATES
 
 __all__ = [
     "PROJECT_ALERTS",
+    "PROJECT_CASES",
     "PROJECT_TASKS",
     "apply_field_update",
     "merge_task",
@@ -52,7 +58,7 @@ _HISTORY = 20
 
 
 def _dumps(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return dumps(data).decode()
 
 
 def merge_task(existing: dict[str, Any] | None, task: dict[str, Any]) -> dict[str, Any]:
@@ -114,7 +120,7 @@ async def _update_boards(
             board = keys.tasks_of(department)
             if (board, task_id) not in current:
                 raw = await pipe.hget(board, task_id)
-                current[(board, task_id)] = json.loads(raw) if raw else None
+                current[(board, task_id)] = loads(raw) if raw else None
         for department, task_id, change in changes:
             board = keys.tasks_of(department)
             entry = change(current[(board, task_id)])
@@ -150,7 +156,77 @@ async def _project_tasks(events: Sequence[Any]) -> None:
     STAGE_SECONDS.labels("console.tasks").observe((time.perf_counter() - started) / max(1, len(events)))
 
 
-# Alerts and tasks come at the case stage's pace: read in whole fetches (see streams.batch_consumer).
+# Fields of the case state that are the lifecycle's bookkeeping, not the console's.
+_INTERNAL = ("applied", "recent_events", "observation_ids")
+_STATE_KEYS = ("case_id", "status", "seq", "updated_at", "kind", "sla_deadline", "recent_events")
+
+
+def case_document(doc: dict[str, Any] | None, state: dict[str, Any]) -> dict[str, Any] | None:
+    """The console's document of a case after ``state``; ``None`` if ``doc`` is already newer.
+
+    The timeline and observation list grow from the state's recent events, each taken once.
+    """
+    doc = doc or {"observations": [], "timeline": []}
+    if doc.get("seq", -1) > state["seq"]:
+        return None
+    doc.update({k: v for k, v in state.items() if k not in _INTERNAL})
+    seen = {t["event_id"] for t in doc["timeline"]}
+    for ev in state["recent_events"]:
+        if ev["event_id"] in seen:
+            continue
+        doc["timeline"].append({k: ev[k] for k in TIMELINE_FIELDS})
+        if ev["type"] in ("opened", "merged", "reopened") and "observation_id" in ev["detail"]:
+            doc["observations"].append({"at": ev["at"], **ev["detail"]})
+    doc["timeline"] = doc["timeline"][-TIMELINE_KEEP:]
+    return doc
+
+
+async def _read_states(events: Sequence[Any]) -> dict[str, dict[str, Any]]:
+    """The latest state per case in ``events`` (``case-state`` records); unreadable ones dead-lettered."""
+    latest: dict[str, dict[str, Any]] = {}
+    for event in events:
+        try:
+            state = loads(event.message.value)
+        except ValueError as exc:
+            await dead_letter(STAGE, f"case state is not JSON: {exc}", "malformed_json", message=event.message)
+            continue
+        if not isinstance(state, dict) or any(k not in state for k in _STATE_KEYS):
+            await dead_letter(STAGE, f"case state lacks one of {_STATE_KEYS}", "wrong_schema", message=event.message)
+            continue
+        if state["case_id"] not in latest or latest[state["case_id"]]["seq"] <= state["seq"]:
+            latest[state["case_id"]] = state
+    return latest
+
+
+async def _project_cases(events: Sequence[Any]) -> None:
+    started = time.perf_counter()
+    states = await _read_states(events)
+    if not states:
+        return
+    client = redis()
+    docs = await client.mget([keys.case_doc(cid) for cid in states])
+    pipe = client.pipeline(transaction=False)
+    for (case_id, state), raw in zip(states.items(), docs, strict=True):
+        before = loads(raw) if raw else None
+        doc = case_document(before, state)
+        if doc is None:
+            continue
+        pipe.set(keys.case_doc(case_id), dumps(doc))
+        previous = before.get("status") if before else None
+        if previous and previous != state["status"]:
+            pipe.zrem(keys.cases_by_status(previous), case_id)
+        pipe.zadd(keys.cases_by_status(state["status"]), {case_id: state["updated_at"]})
+        pipe.zadd(keys.CASES_UPDATED, {case_id: state["updated_at"]})
+        if state["status"] in SLA_ACTIVE and state["sla_deadline"]:
+            pipe.zadd(keys.SLA_DEADLINES, {case_id: state["sla_deadline"]})
+        else:
+            pipe.zrem(keys.SLA_DEADLINES, case_id)
+    await pipe.execute()
+    STAGE_SECONDS.labels("console.cases").observe((time.perf_counter() - started) / max(1, len(events)))
+
+
+# Case states, alerts and tasks come at the case stage's pace: read in whole fetches (see streams.batch_consumer).
+PROJECT_CASES = batch_stage(STAGE, "cityops-console-cases", CASE_STATE, _project_cases)
 PROJECT_ALERTS = batch_stage(STAGE, "cityops-console-alerts", ALERTS, _project_alerts)
 PROJECT_TASKS = batch_stage(STAGE, "cityops-console-tasks", DISPATCH_TASKS, _project_tasks)
 
@@ -180,7 +256,7 @@ async def prune_boards() -> None:
         stale = [
             task_id
             for task_id, raw in (await client.hgetall(board)).items()
-            if (t := json.loads(raw)).get("status") in FINISHED and float(t.get("updated_at") or 0) < cutoff
+            if (t := loads(raw)).get("status") in FINISHED and float(t.get("updated_at") or 0) < cutoff
         ]
         if stale:
             await client.hdel(board, *stale)

@@ -18,7 +18,6 @@ task topic back (:mod:`agents.task_log`): the task is produced only if it is not
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -28,8 +27,9 @@ from agents.task_log import tasks_on_topic
 from detectors.text import RouteDecision, RouteQuery, Router
 from schemas.records import SCHEMA_VERSION
 from streams import redis_keys as keys
-from streams.app import city, produce_dict, redis
+from streams.app import city, redis
 from streams.metrics import DISPATCHES, EVENT_TO_ALERT, HOTLINE_TO_DISPATCH, OBSERVATION_TO_TASK
+from streams.outbox import Outbox
 from streams.redis_scripts import script
 from streams.topics import ALERTS, DISPATCH_TASKS
 
@@ -117,10 +117,9 @@ async def _claim(claim_keys: list[str]) -> list[str]:
 
 @dataclass
 class DispatchPlan:
-    """What one batch's dispatch produced: decisions to apply, deliveries to await, claims to mark sent."""
+    """What one batch's dispatch produced: decisions to apply and claims to mark sent (tasks are in the outbox)."""
 
     commands: list[dict[str, Any]] = field(default_factory=list)
-    deliveries: list[Awaitable[Any]] = field(default_factory=list)
     claimed: list[str] = field(default_factory=list)
 
 
@@ -148,8 +147,8 @@ def _task(ev: dict[str, Any], decision: RouteDecision, dispatch_no: int, now: fl
     }
 
 
-async def plan_dispatch(to_route: list[dict[str, Any]]) -> DispatchPlan:
-    """Decide, claim and produce the tasks for ``to_route`` (case events, at most one per case).
+async def plan_dispatch(to_route: list[dict[str, Any]], outbox: Outbox) -> DispatchPlan:
+    """Decide, claim and queue the tasks for ``to_route`` (case events, at most one per case) in ``outbox``.
 
     Returns the ``dispatched``/``triaged`` commands for the lifecycle; a claim already
     "sent" means this event was handled before (its command and events too): skipped.
@@ -172,7 +171,7 @@ async def plan_dispatch(to_route: list[dict[str, Any]]) -> DispatchPlan:
         DISPATCHES.labels("auto" if decision.auto else "triage", decision.source).inc()
         if decision.auto and f"{ev['case_id']}/{dispatch_no}" not in already:
             task = _task(ev, decision, dispatch_no, now)
-            plan.deliveries.append(await produce_dict(DISPATCH_TASKS, decision.department, task))
+            outbox.add_dict(DISPATCH_TASKS, decision.department, task)
             if ev["type"] == "opened":
                 waited = max(0.0, now - float(ev["detail"].get("ingested_at", now)))
                 OBSERVATION_TO_TASK.observe(waited)
@@ -198,12 +197,12 @@ async def mark_sent(plan: DispatchPlan) -> None:
         await script(redis(), _MARK_SENT_LUA)(keys=plan.claimed, args=[CLAIM_TTL_S])
 
 
-async def alert(ev: dict[str, Any], now: float) -> Awaitable[Any]:
-    """The console alert for a case event whose type is in :data:`ALERTS_FOR`; returns the delivery."""
+def alert(ev: dict[str, Any], now: float, outbox: Outbox) -> None:
+    """Queue the console alert for a case event whose type is in :data:`ALERTS_FOR`."""
     severity, title = ALERTS_FOR[ev["type"]]
     if ev["type"] in ("dispatched", "triaged") and ev["dispatch_no"] == 1 and "ingested_at" in ev["detail"]:
         EVENT_TO_ALERT.observe(max(0.0, now - float(ev["detail"]["ingested_at"])))
-    return await produce_dict(ALERTS, ev["case_id"], {
+    outbox.add_dict(ALERTS, ev["case_id"], {
         "schema_version": SCHEMA_VERSION,
         "alert_id": f"alert:{ev['event_id']}",
         "case_id": ev["case_id"],

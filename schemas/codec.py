@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import fastjsonschema
 import faust
+import orjson
 
 from schemas.records import ALL_RECORDS, FIELD_RULES, SCHEMA_VERSION
 
@@ -25,9 +26,11 @@ __all__ = [
     "DecodeError",
     "decode",
     "decode_dict",
+    "dumps",
     "encode",
     "encode_dict",
     "json_schema",
+    "loads",
     "to_dict",
     "write_json_schemas",
 ]
@@ -37,6 +40,26 @@ JSON_DIR = Path(__file__).resolve().parent / "json"
 MAX_RECORD_BYTES = 6_000_000
 
 R = TypeVar("R", bound=faust.Record)
+
+_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+
+
+def dumps(data: Any) -> bytes:
+    """Compact UTF-8 JSON of ``data``, as every topic and Redis view stores it.
+
+    orjson: about ten times the standard library's speed (JSON was the largest cost per
+    event on the case stage). What orjson refuses (an integer over 64 bits, a custom type) falls
+    back to the standard encoder, so nothing that encoded before fails now.
+    """
+    try:
+        return orjson.dumps(data, option=_ORJSON_OPTIONS)
+    except TypeError:
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def loads(raw: bytes | str) -> Any:
+    """Parse JSON text (strict: no NaN/Infinity literals, UTF-8 only); raises :class:`json.JSONDecodeError`."""
+    return orjson.loads(raw)
 
 
 class DecodeError(ValueError):
@@ -172,7 +195,7 @@ def decode_dict(cls: type[faust.Record], raw: bytes | str | None) -> dict[str, A
     if len(raw) > MAX_RECORD_BYTES:
         raise DecodeError(f"payload of {len(raw)} bytes exceeds the limit of {MAX_RECORD_BYTES}", "oversize")
     try:
-        data = json.loads(raw)
+        data = loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DecodeError(f"malformed JSON: {exc}", "malformed_json") from exc
     if not isinstance(data, dict):
@@ -223,7 +246,7 @@ def encode(record: faust.Record) -> bytes:
 
 def encode_dict(data: dict[str, Any]) -> bytes:
     """Bytes of a record already held as a dict (the shape :func:`decode_dict` returns)."""
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    return dumps(data)
 
 
 def write_json_schemas(folder: Path = JSON_DIR) -> list[Path]:

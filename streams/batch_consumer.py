@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
+import gc
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -30,8 +30,10 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import ConsumerRecord
 
+from schemas.codec import loads
 from streams.app import app, guarded
-from streams.metrics import EVENTS_IN, EVENTS_OUT
+from streams.metrics import EVENTS_IN
+from streams.outbox import Outbox
 from streams.settings import settings
 from streams.topics import TopicSpec
 
@@ -60,12 +62,10 @@ class PartitionedStore:
     def get(self, partition: int, key: str) -> dict[str, Any] | None:
         return self._parts.get(partition, {}).get(key)
 
-    async def put(self, partition: int, key: str, state: dict[str, Any]) -> Awaitable[Any]:
-        """Keep ``state`` and write it to the changelog; returns the delivery future."""
+    def put(self, partition: int, key: str, state: dict[str, Any], outbox: Outbox) -> None:
+        """Keep ``state`` and queue it for the changelog (same partition) in ``outbox``."""
         self._parts.setdefault(partition, {})[key] = state
-        EVENTS_OUT.labels(self.changelog.name).inc()
-        value = json.dumps(state, ensure_ascii=False, separators=(",", ":")).encode()
-        return await app.producer.send(self.changelog.name, key.encode(), value, partition, None, None)
+        outbox.add_dict(self.changelog, key, state, partition)
 
     def drop(self, partitions: Sequence[int]) -> None:
         for p in partitions:
@@ -98,13 +98,14 @@ class PartitionedStore:
                         if rec.offset >= ends[tp] or rec.key is None:
                             continue
                         if rec.value:
-                            held[rec.key.decode()] = json.loads(rec.value)
+                            held[rec.key.decode()] = loads(rec.value)
                         else:
                             held.pop(rec.key.decode(), None)
                 for tp in list(remaining):
                     if await consumer.position(tp) >= ends[tp]:
                         remaining.discard(tp)
             self._parts.update(states)
+            gc.freeze()  # restored states are long-lived: out of the cyclic collector's scans (see streams.worker)
             log.info("%s: restored %s", self.changelog.name, {p: len(s) for p, s in states.items()})
         finally:
             await consumer.stop()

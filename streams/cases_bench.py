@@ -101,9 +101,14 @@ def spb_observations(path: Path, city: CityConfig, n: int, run: str) -> list[Obs
     return out
 
 
-def _workers_cpu_s(info: StackInfo) -> float:
-    """CPU seconds used so far by all the stack's workers (``cityops_process_cpu_seconds_total``)."""
-    return sum(fetch_metrics(url).get("cityops_process_cpu_seconds_total", 0.0) for url in info.web_urls)
+def _workers_cpu_s(info: StackInfo) -> tuple[float, float]:
+    """CPU seconds used so far by all the stack's workers, and of those in the garbage collector."""
+    cpu = gc = 0.0
+    for url in info.web_urls:
+        metrics = fetch_metrics(url)
+        cpu += metrics.get("cityops_process_cpu_seconds_total", 0.0)
+        gc += metrics.get("cityops_gc_seconds_total", 0.0)
+    return cpu, gc
 
 
 async def _push(info: StackInfo, observations: list[Observation], rate: float) -> dict[str, float]:
@@ -175,10 +180,11 @@ async def run_cases_bench(info: StackInfo, city: CityConfig, data: Path, n: int,
     pool = spb_observations(data, city, n * 2, run)
     first, second = pool[:n], pool[n:]
     since_e = await topic_end_offsets(info.bootstrap, CASE_EVENTS.name)
-    cpu_before = _workers_cpu_s(info)
+    cpu_before, gc_before = _workers_cpu_s(info)
     sent = await _push(info, first, 0)
     attached, _tasks, _opened = await _outputs(info, sent, since_e, None)
-    cpu_s = _workers_cpu_s(info) - cpu_before
+    cpu_after, gc_after = _workers_cpu_s(info)
+    cpu_s, gc_s = cpu_after - cpu_before, gc_after - gc_before
     t0 = min(sent.values())
     capacity = len(attached) / max(1e-6, max(attached.values(), default=t0) - t0)
     rate = latency_rate or 0.8 * capacity
@@ -196,6 +202,7 @@ async def run_cases_bench(info: StackInfo, city: CityConfig, data: Path, n: int,
         # on a machine where the broker, Redis and this load generator take their share of the cores.
         "worker_cpu_ms_per_observation": round(1000.0 * cpu_s / len(first), 3) if cpu_s > 0 else None,
         "obs_per_worker_cpu_second": round(len(first) / cpu_s, 1) if cpu_s > 0 else None,
+        "worker_gc_ms_per_observation": round(1000.0 * gc_s / len(first), 3),
         "latency_run_rate_obs_per_s": round(rate, 1),
         "latency_run_observations": m,
         "observation_to_case_event_s": percentiles(to_case),

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import gc
+import time
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 
 __all__ = [
@@ -13,6 +17,7 @@ __all__ = [
     "EVENTS_IN",
     "EVENTS_OUT",
     "FRAME_TO_OBSERVATION",
+    "GC_SECONDS",
     "HOTLINE_TO_DISPATCH",
     "LATENCY_BUCKETS",
     "MODEL_SECONDS",
@@ -73,3 +78,18 @@ OPEN_CASES = Gauge(
 CONSUMER_LAG = Gauge(
     "cityops_consumer_lag", "Records not yet consumed, by topic", ["topic"], registry=REGISTRY
 )
+GC_SECONDS = Counter(
+    "cityops_gc_seconds", "Time the worker spent in Python's cyclic garbage collector, by generation",
+    ["generation"], registry=REGISTRY,
+)
+_gc_started = [0.0]
+
+
+def _time_gc(phase: str, info: dict[str, Any]) -> None:
+    if phase == "start":
+        _gc_started[0] = time.perf_counter()
+    else:
+        GC_SECONDS.labels(str(info["generation"])).inc(time.perf_counter() - _gc_started[0])
+
+
+gc.callbacks.append(_time_gc)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -112,6 +113,19 @@ class Stack:
                       since: dict[int, int] | None = None) -> list[dict[str, Any]]:
         """Every record of ``topic`` up to its current end (as JSON) that matches ``where``."""
         return [d for d in (json.loads(r.value) for r in self.read(topic, since=since)) if where(d)]
+
+    def case_doc(self, case_id: str, where: Callable[[dict[str, Any]], bool],
+                 timeout_s: float = 30.0) -> dict[str, Any]:
+        """The console's document of a case (projected from ``case-state``), once it satisfies ``where``."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            raw = self.redis.get(f"cityops:case:{case_id}")
+            doc = json.loads(raw) if raw else None
+            if doc is not None and where(doc):
+                return doc
+            if time.monotonic() > deadline:
+                raise AssertionError(f"case document {case_id} never matched: {doc}")
+            time.sleep(0.1)
 
     def get_json(self, path: str) -> Any:
         with urllib.request.urlopen(self.web_url + path, timeout=10) as resp:

@@ -49,8 +49,8 @@ def test_complaint_becomes_observation_case_task_and_alert(stack: Stack) -> None
     alerts = stack.read_json("alerts", lambda d: d["case_id"] == case_id and d["type"] in ("dispatched", "triaged"),
                              1, since=since["alerts"])
     assert alerts[0]["severity"] in ("info", "warning")
-    doc = json.loads(stack.redis.get(f"cityops:case:{case_id}"))
-    assert doc["status"] in ("dispatched", "triage") and doc["reports"] >= 1
+    doc = stack.case_doc(case_id, lambda d: d["status"] in ("dispatched", "triage"))
+    assert doc["reports"] >= 1 and doc["timeline"][-1]["type"] == decision["type"]
 
 
 def test_real_appeals_are_classified_and_dispatched(stack: Stack) -> None:

@@ -1,8 +1,12 @@
-"""The console projection's board logic (agents.console): tasks and crew updates, redelivery-safe."""
+"""The console projection's logic (agents.console): case documents, tasks and crew updates, redelivery-safe."""
 
 from __future__ import annotations
 
-from agents.console import apply_field_update, merge_task
+import copy
+
+from agents.console import apply_field_update, case_document, merge_task
+from agents.logic.lifecycle import apply
+from tests.unit.test_lifecycle import CITY, attach, dispatched
 
 TASK = {"task_id": "C-1/1", "case_id": "C-1", "department": "dept.a", "created_at": 100.0, "priority": "normal"}
 
@@ -49,3 +53,31 @@ def test_an_update_before_its_task_arrives_still_lands_on_the_board() -> None:
     assert entry is not None and entry["status"] == "acknowledged" and entry["case_id"] == "C-1"
     merged = merge_task(entry, TASK)
     assert merged["status"] == "acknowledged" and merged["priority"] == "normal"
+
+
+def states_after(*commands: dict) -> list[dict]:
+    """The case state after each command, as the lifecycle writes it to ``case-state``."""
+    state, out = None, []
+    for cmd in commands:
+        state = copy.deepcopy(apply(state, cmd, CITY).state)
+        out.append(state)
+    return out
+
+
+def test_case_document_follows_the_state_and_its_events() -> None:
+    opened, merged, sent = states_after(attach("C-9", 1), attach("C-9", 2), dispatched("C-9", 1))
+    doc = case_document(None, opened)
+    doc = case_document(doc, merged)
+    doc = case_document(doc, sent)
+    assert doc is not None and doc["status"] == "dispatched" and doc["department"] == "org.a"
+    assert [t["type"] for t in doc["timeline"]] == ["opened", "merged", "dispatched"]
+    assert [o["observation_id"] for o in doc["observations"]] == ["hotline:1", "hotline:2"]
+    assert not {"applied", "recent_events", "observation_ids"} & doc.keys()
+
+
+def test_case_document_takes_each_event_once_and_never_goes_back() -> None:
+    opened, sent = states_after(attach("C-9", 1), dispatched("C-9", 1))
+    doc = case_document(case_document(None, sent), sent)  # redelivered: same events, no duplicates
+    assert doc is not None and [t["type"] for t in doc["timeline"]] == ["opened", "dispatched"]
+    assert case_document(doc, opened) is None  # an older state arriving late changes nothing
+    assert doc["status"] == "dispatched"
