@@ -19,6 +19,7 @@ from typing import Any, cast
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import MessageSizeTooLargeError
+from aiokafka.partitioner import DefaultPartitioner, murmur2
 from faust.transport.drivers.aiokafka import Producer as FaustProducer
 
 from schemas.codec import dumps
@@ -26,7 +27,22 @@ from streams.app import app
 from streams.metrics import EVENTS_OUT
 from streams.topics import TopicSpec
 
-__all__ = ["Outbox"]
+__all__ = ["Outbox", "key_hash"]
+
+# murmur2 of a key (Kafka's own hash, pure Python in aiokafka: ~10 us a key). A case's id keys its
+# command, state, events and alerts, and a department's its tasks: each is hashed once, not per record.
+_HASHES: dict[bytes, int] = {}
+_HASHES_MAX = 200_000
+
+
+def key_hash(key: bytes) -> int:
+    """The non-negative murmur2 hash the default partitioner takes modulo the partition count."""
+    found = _HASHES.get(key)
+    if found is None:
+        if len(_HASHES) >= _HASHES_MAX:
+            _HASHES.clear()
+        found = _HASHES[key] = murmur2(key) & 0x7FFFFFFF
+    return found
 
 
 class Outbox:
@@ -54,12 +70,18 @@ class Outbox:
         producer = _producer()
         for topic in {r[0] for r in records}:
             await producer.client._wait_on_metadata(topic)
+        hashed = isinstance(producer._partitioner, DefaultPartitioner)  # else: the configured one, per record
+        partitions = {topic: list(producer._metadata.partitions_for_topic(topic)) for topic in {r[0] for r in records}}
         by_partition: dict[tuple[str, int], list[tuple[bytes, bytes]]] = {}
         for topic, key, value, partition in records:
             if len(key) + len(value) > producer._max_request_size:
                 raise MessageSizeTooLargeError(f"a record of {len(value)} bytes for {topic} exceeds the request limit")
             if partition is None:
-                partition = producer._partition(topic, None, None, None, key, value)
+                if hashed:
+                    known = partitions[topic]
+                    partition = known[key_hash(key) % len(known)]
+                else:
+                    partition = producer._partition(topic, None, None, None, key, value)
             by_partition.setdefault((topic, partition), []).append((key, value))
         acks = []
         for (topic, partition), items in by_partition.items():
