@@ -10,13 +10,13 @@ command id is deterministic, so a timer that runs twice asks once.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import time
 from typing import Any
 
 from agents.logic.lifecycle import OPEN_STATUSES
 from agents.logic.sla import district_digests, due_actions
+from schemas.codec import loads
 from schemas.records import SCHEMA_VERSION, CaseCommand, Digest
 from streams import redis_keys as keys
 from streams.app import app, city, produce, redis
@@ -27,14 +27,21 @@ __all__ = ["check_deadlines", "count_open_cases", "send_digests"]
 
 SLA_INTERVAL_S = float(os.environ.get("CITYOPS_SLA_INTERVAL_S", "15"))
 DIGEST_INTERVAL_S = float(os.environ.get("CITYOPS_DIGEST_INTERVAL_S", str(7 * 24 * 3600)))
-_LOOKAHEAD_S = 7 * 24 * 3600  # longer than any reminder lead time
 
 
 async def _docs(case_ids: list[bytes]) -> list[dict[str, Any]]:
     if not case_ids:
         return []
     raws = await redis().mget([keys.case_doc(c.decode()) for c in case_ids])
-    return [json.loads(r) for r in raws if r]
+    return [loads(r) for r in raws if r]
+
+
+def _lookahead_s() -> float:
+    """A case whose deadline is further off than the longest reminder lead needs nothing yet.
+
+    Only those nearer are read each tick, not every active case in the city.
+    """
+    return max((k.reminder_before_h for k in city().case_kinds), default=0.0) * 3600 + 2 * SLA_INTERVAL_S
 
 
 async def _camera_frames(cases: list[dict[str, Any]]) -> dict[str, float]:
@@ -48,7 +55,7 @@ async def _camera_frames(cases: list[dict[str, Any]]) -> dict[str, float]:
 async def check_deadlines(now: float) -> int:
     """Send every due SLA command; returns how many were sent."""
     client = redis()
-    due = await client.zrangebyscore(keys.SLA_DEADLINES, "-inf", now + _LOOKAHEAD_S)
+    due = await client.zrangebyscore(keys.SLA_DEADLINES, "-inf", now + _lookahead_s())
     resolved = await client.zrange(keys.cases_by_status("resolved"), 0, -1)
     cases = await _docs(list(dict.fromkeys([*due, *resolved])))
     frames = await _camera_frames(cases)

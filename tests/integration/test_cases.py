@@ -12,6 +12,7 @@ from typing import Any
 
 from schemas.codec import encode
 from schemas.records import FieldUpdate, Observation
+from streams import redis_keys as keys
 
 from .conftest import Stack
 
@@ -227,3 +228,23 @@ def test_batched_lua_assigns_like_the_reference_rule(stack: Stack) -> None:
     got = asyncio.run(run())
     assert [(m.outcome, m.opened) for m in got] == [(m.outcome, m.opened) for m in want]
     assert len({m.case_id for m in got}) == len({m.case_id for m in want}) > 1
+
+
+def test_sla_timer_reminds_and_escalates_a_case_past_its_deadline(stack: Stack) -> None:
+    o = observation(1, *offset_meters(*NEVSKY, 1500), kind="street_vending")  # routed by rule: dispatched at once
+    since = {t: stack.offsets(t) for t in ("case-events", "alerts")}
+    stack.send("observations", o.observation_id, encode(o))
+    (opened,) = stack.read_json("case-events", lambda d: d["detail"].get("observation_id") == o.observation_id, 1,
+                                since=since["case-events"])
+    case_id = opened["case_id"]
+    doc = stack.case_doc(case_id, lambda d: d["status"] == "dispatched" and d["sla_deadline"] > time.time())
+    # The clock moves on: the deadline the console and the timer read is now a few seconds ago.
+    doc["sla_deadline"] = time.time() - 5
+    stack.redis.set(keys.case_doc(case_id), json.dumps(doc))
+    stack.redis.zadd(keys.SLA_DEADLINES, {case_id: doc["sla_deadline"]})
+    events = stack.read_json("case-events", lambda d: d["case_id"] == case_id
+                             and d["type"] in ("reminder", "escalated"), 2, since=since["case-events"], timeout_s=60)
+    assert sorted(e["type"] for e in events) == ["escalated", "reminder"]
+    (alert,) = stack.read_json("alerts", lambda d: d["case_id"] == case_id and d["type"] == "escalated", 1,
+                               since=since["alerts"])
+    assert alert["severity"] == "critical"
