@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 import uuid
@@ -28,14 +27,14 @@ from agents.logic.dedupe import FIND_OR_CREATE_LUA, Match, dedupe_group, new_cas
 from agents.logic.lifecycle import CLOSED_STATUSES
 from agents.logic.sla import ACTIVE_STATUSES as SLA_ACTIVE
 from config.models import CityConfig
-from schemas.codec import DecodeError, decode, to_dict
+from schemas.codec import DecodeError, decode, dumps, to_dict
 from schemas.records import CaseEvent
 from streams import redis_keys as keys
 from streams.redis_scripts import script
 from streams.settings import settings
 from streams.topics import CASE_EVENTS
 
-__all__ = ["ensure_index", "find_or_create_batch", "forget_case", "rebuild_index"]
+__all__ = ["ensure_index", "find_or_create_batch", "forget_case", "rebuild_index", "write_case_view"]
 
 log = logging.getLogger(__name__)
 # An observation's case assignment is kept this long (longer than any redelivery takes).
@@ -165,18 +164,26 @@ def _fold(cases: dict[str, dict[str, Any]], raw: bytes | None) -> None:
         doc["reminded" if ev.type == "reminder" else "escalated"] = ev.sla_deadline
 
 
+def write_case_view(pipe: Any, case_id: str, doc: dict[str, Any], previous_status: str | None = None) -> None:
+    """Queue a case's console document and the by-status, by-update and SLA-deadline indexes that point at it."""
+    pipe.set(keys.case_doc(case_id), dumps(doc))
+    if previous_status and previous_status != doc["status"]:
+        pipe.zrem(keys.cases_by_status(previous_status), case_id)
+    pipe.zadd(keys.cases_by_status(doc["status"]), {case_id: doc["updated_at"]})
+    pipe.zadd(keys.CASES_UPDATED, {case_id: doc["updated_at"]})
+    if doc["status"] in SLA_ACTIVE and doc.get("sla_deadline"):
+        pipe.zadd(keys.SLA_DEADLINES, {case_id: doc["sla_deadline"]})
+    else:
+        pipe.zrem(keys.SLA_DEADLINES, case_id)
+
+
 async def rebuild_index(client: aioredis.Redis, city: CityConfig, bootstrap: str) -> int:
     """Re-create geo index, merge windows, observation assignments and dispatch claims from the log."""
     cases = await _read_case_log(bootstrap)
     pipe = client.pipeline(transaction=False)
     open_count = 0
     for case_id, case in cases.items():
-        doc = case["doc"]
-        pipe.set(keys.case_doc(case_id), json.dumps(doc, ensure_ascii=False))
-        pipe.zadd(keys.cases_by_status(doc["status"]), {case_id: doc["updated_at"]})
-        pipe.zadd(keys.CASES_UPDATED, {case_id: doc["updated_at"]})
-        if doc["status"] in SLA_ACTIVE and doc.get("sla_deadline"):
-            pipe.zadd(keys.SLA_DEADLINES, {case_id: doc["sla_deadline"]})
+        write_case_view(pipe, case_id, case["doc"])
         for obs_id, opened in case["observations"].items():
             pipe.set(keys.observation_case(obs_id), f"{case_id}|{int(opened)}", ex=ASSIGNMENT_TTL_S)
         for n in range(1, case["dispatch_no"] + 1):

@@ -28,9 +28,8 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from agents.case_index import TIMELINE_FIELDS, TIMELINE_KEEP
+from agents.case_index import TIMELINE_FIELDS, TIMELINE_KEEP, write_case_view
 from agents.logic.access import status_after
-from agents.logic.sla import ACTIVE_STATUSES as SLA_ACTIVE
 from schemas.codec import dumps, loads, to_dict
 from schemas.records import Alert, DispatchTask, FieldUpdate
 from streams import redis_keys as keys
@@ -211,16 +210,7 @@ async def _project_cases(events: Sequence[Any]) -> None:
         doc = case_document(before, state)
         if doc is None:
             continue
-        pipe.set(keys.case_doc(case_id), dumps(doc))
-        previous = before.get("status") if before else None
-        if previous and previous != state["status"]:
-            pipe.zrem(keys.cases_by_status(previous), case_id)
-        pipe.zadd(keys.cases_by_status(state["status"]), {case_id: state["updated_at"]})
-        pipe.zadd(keys.CASES_UPDATED, {case_id: state["updated_at"]})
-        if state["status"] in SLA_ACTIVE and state["sla_deadline"]:
-            pipe.zadd(keys.SLA_DEADLINES, {case_id: state["sla_deadline"]})
-        else:
-            pipe.zrem(keys.SLA_DEADLINES, case_id)
+        write_case_view(pipe, case_id, doc, before.get("status") if before else None)
     await pipe.execute()
     STAGE_SECONDS.labels("console.cases").observe((time.perf_counter() - started) / max(1, len(events)))
 
