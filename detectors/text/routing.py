@@ -38,6 +38,7 @@ class RouteQuery:
     text: str
     lat: float | None = None
     lon: float | None = None
+    has_address: bool | None = None  # the classifier's address flag; None: unknown, the reason alone is used
 
 
 @dataclass(frozen=True)
@@ -64,8 +65,9 @@ class DispatchModel:
     With ``spatial``, ``spatial.features(point, category, district) @ spatial_weights`` is added to the scores
     (zero for a query without a point). With ``reason_top > 1`` the reason table is read for the
     ``reason_top`` most probable reasons of the scorer's ``reason_head`` (``softmax(reason_temperature *
-    scores)``, renormalised), as in training; a query whose reason is not among them (a reporter's
-    service code, say) uses its own reason alone.
+    scores)``, renormalised, scored with the query's ``has_address`` as the classifier scored it), as in
+    training; a query whose reason is not among them (a reporter's service code, say) or whose address
+    flag is unknown uses its own reason alone.
     """
 
     labels: list[str]
@@ -91,14 +93,18 @@ class DispatchModel:
 
     def probabilities(self, scorer: LinearScorer, queries: Sequence[RouteQuery]) -> np.ndarray:
         """Temperature-scaled ``(n_queries, n_departments)`` probabilities; text scored by ``scorer``."""
-        soft = self.reason_top > 1 and bool(self.reason_head)
-        heads = ("dispatch", self.reason_head) if soft else ("dispatch",)
-        scored = scorer.scores([q.text for q in queries], heads=heads)
+        flagged = np.array([q.has_address is not None for q in queries], dtype=bool)
+        soft = self.reason_top > 1 and bool(self.reason_head) and bool(flagged.any())
+        texts = [q.text for q in queries]
+        if soft:  # the address flag as the classifier used it, so its scores of the batch are reused
+            scored = scorer.scores(texts, [bool(q.has_address) for q in queries], ("dispatch", self.reason_head))
+        else:
+            scored = scorer.scores(texts, heads=("dispatch",))
         r = np.array([self._reason.get(q.reason, len(self.reasons)) for q in queries], dtype=np.int64)[:, None]
         weight = np.ones(r.shape, dtype=np.float32)
         if soft:
             top, top_weight = top_reasons(softmax(self.reason_temperature * scored[self.reason_head]), self.reason_top)
-            among = (top == r).any(axis=1)
+            among = (top == r).any(axis=1) & flagged
             r = np.where(among[:, None], top, r)
             weight = np.where(among[:, None], top_weight, np.eye(1, self.reason_top, dtype=np.float32))
         c = np.array([self._category.get(q.category, len(self.categories)) for q in queries], dtype=np.int64)

@@ -227,8 +227,7 @@ class _Trainer:
     def out_of_fold(self, x: csr_matrix, clf: TaxonomyClassifier) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Reason and category each row gets from a model that never saw it (contiguous time folds).
 
-        :returns: reason and category index per row, and the reason probabilities the dispatch model
-            sees: from the text alone, without the meta column, as the router scores it at run time
+        :returns: reason and category index per row, and the reason probabilities behind them
         """
         n, y = len(self.rows), self.y[self.finest]
         bounds = np.linspace(0, n, self.s.folds + 1).astype(int)
@@ -241,11 +240,9 @@ class _Trainer:
             held[bounds[k] : bounds[k + 1]] = True
             train = ~held & (y >= 0)
             w, b = fit_linear(x[train], y[train], len(self.labels[self.finest]), self.s.taxonomy_c)
-            scores = x[held] @ w + b
-            p = softmax(t * scores)
-            reason[held] = p.argmax(1)
-            category[held] = (p @ clf.marginals[self.case]).argmax(1)
-            probs[held] = softmax(t * (scores - x[held][:, -1].toarray() * w[-1]))
+            probs[held] = softmax(t * (x[held] @ w + b))
+            reason[held] = probs[held].argmax(1)
+            category[held] = (probs[held] @ clf.marginals[self.case]).argmax(1)
         return reason, category, probs
 
     def recency(self, rows: np.ndarray) -> np.ndarray | None:

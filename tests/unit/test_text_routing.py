@@ -105,7 +105,10 @@ def test_the_reason_table_is_read_for_the_most_probable_reasons():
         category_district=np.zeros((1, 1, 2), np.float32), reasons=["r.a", "r.b", "r.c"], categories=[],
         districts=[], temperature=1.0, reason_head="reason", reason_top=2,
     )  # fmt: skip
-    among, outside = RouteQuery("general", "", "r.a", "", "x"), RouteQuery("general", "", "r.c", "", "x")
-    probs = model.probabilities(scorer, [among, outside])
+    among = RouteQuery("general", "", "r.a", "", "x", has_address=False)
+    outside = RouteQuery("general", "", "r.c", "", "x", has_address=False)
+    unflagged = RouteQuery("general", "", "r.a", "", "x")
+    probs = model.probabilities(scorer, [among, outside, unflagged])
     np.testing.assert_allclose(np.log(probs[0, 1] / probs[0, 0]), 0.4 * 2.0 - 0.6 * 1.0, atol=1e-5)
     np.testing.assert_allclose(np.log(probs[1, 1] / probs[1, 0]), 3.0, atol=1e-5)  # not among them: its own
+    np.testing.assert_allclose(np.log(probs[2, 1] / probs[2, 0]), -1.0, atol=1e-5)  # flag unknown: its own
