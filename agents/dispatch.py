@@ -63,8 +63,10 @@ PRECISE_POINTS = ("exact", "address", "camera")
 def route_query(ev: dict[str, Any]) -> RouteQuery:
     """What the router is asked about a case event; the point only when the report placed it precisely."""
     precise = ev["detail"].get("location_precision", "") in PRECISE_POINTS
+    flag = ev["detail"].get("has_address")  # detail values are strings; absent: not a hotline report's event
     return RouteQuery(ev["kind"], ev["category"], ev["reason"], ev["district"], ev["text"],
-                      lat=ev["lat"] if precise else None, lon=ev["lon"] if precise else None)
+                      lat=ev["lat"] if precise else None, lon=ev["lon"] if precise else None,
+                      has_address=None if flag is None else flag == "True")
 
 
 def decide(events: list[dict[str, Any]]) -> list[RouteDecision]:

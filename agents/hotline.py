@@ -63,7 +63,11 @@ def to_observation(event: HotlineEvent, analysis: ComplaintAnalysis, ingested_at
         location_precision=analysis.precision,
         text=analysis.text,
         language=analysis.language,
-        labels={"reason_confidence": round(analysis.reason_confidence, 4)},
+        # has_address: the classifier's address flag, with which the router re-reads its reason scores.
+        labels={
+            "reason_confidence": round(analysis.reason_confidence, 4),
+            "has_address": float(bool((event.address or "").strip())),
+        },
     )
 
 

@@ -112,6 +112,12 @@ class Routing(_Strict):
     )
     auto_dispatch: AutoDispatch = Field(default_factory=AutoDispatch)
     triage_department: str = Field(default="triage", description="Queue for cases no rule or model can route")
+    history_half_life_days: float | None = Field(
+        default=None,
+        gt=0,
+        description="Training: an appeal this many days older than the newest one counts half as much in the "
+        "dispatch model (responsible organisations change with contracts); unset: all appeals count alike",
+    )
 
 
 class SlaHours(_Strict):

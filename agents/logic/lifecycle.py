@@ -160,6 +160,8 @@ def _attach(state: dict[str, Any] | None, cmd: dict[str, Any], city: CityConfig,
         "text": obs.get("text", "")[:500],
         "location_precision": obs.get("location_precision", "exact"),
     }
+    if "has_address" in (obs.get("labels") or {}):  # a hotline report: the router re-reads its reason scores
+        extra["has_address"] = bool(obs["labels"]["has_address"])
     events = []
     if state["reports"] == 1:
         events.append(_event(state, "opened", at, cid, **extra))

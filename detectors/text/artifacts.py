@@ -131,6 +131,9 @@ def save_bundle(bundle: Bundle, city_id: str, models_dir: str | Path | None = No
             "districts": d.districts,
             "temperature": d.temperature,
             "confidence_map": d.confidence_map,
+            "reason_head": d.reason_head,
+            "reason_temperature": d.reason_temperature,
+            "reason_top": d.reason_top,
         }
         if d.spatial is not None:
             info["dispatch"]["spatial"] = {
@@ -210,6 +213,9 @@ def _load(npz_path: Path, json_path: Path, mtime: float) -> Bundle:
                 confidence_map=(di["confidence_map"][0], di["confidence_map"][1]),
                 spatial=_spatial(arrays, di.get("spatial")),
                 spatial_weights=arrays.get("dispatch.spatial_weights"),
+                reason_head=di.get("reason_head", ""),
+                reason_temperature=float(di.get("reason_temperature", 1.0)),
+                reason_top=int(di.get("reason_top", 1)),
             )
         gazetteer = Gazetteer(unpack_strings(arrays["geo.addresses"]), arrays["geo.points"])
         grid = DistrictGrid(info["geo"]["districts"], arrays["geo.cell_keys"], arrays["geo.cell_district"])

@@ -53,9 +53,12 @@ def to_event(row: LabeledComplaint) -> HotlineEvent:
     )  # fmt: skip
 
 
-def _queries(analyses: Sequence[ComplaintAnalysis]) -> list[RouteQuery]:
-    """Route queries with the geocoded point; a district or city centre stands for no point."""
-    return [RouteQuery(a.kind, a.category, a.reason, a.district, a.text, *_point(a)) for a in analyses]
+def _queries(analyses: Sequence[ComplaintAnalysis], addresses: Sequence[str]) -> list[RouteQuery]:
+    """Route queries with the geocoded point (a district or city centre stands for no point) and address flag."""
+    return [
+        RouteQuery(a.kind, a.category, a.reason, a.district, a.text, *_point(a), has_address=bool(address.strip()))
+        for a, address in zip(analyses, addresses, strict=True)
+    ]
 
 
 def _point(a: ComplaintAnalysis) -> tuple[float | None, float | None]:
@@ -73,7 +76,7 @@ def _run(
         started = time.perf_counter()
         for s in range(0, len(events), BATCH):
             batch = analyzer.analyze(events[s : s + BATCH])
-            routed = router.route(_queries(batch))
+            routed = router.route(_queries(batch, [e.address or "" for e in events[s : s + BATCH]]))
             if attempt == 0:
                 analyses.extend(batch)
                 decisions.extend(routed)
@@ -81,7 +84,7 @@ def _run(
     single = events[:ONE_BY_ONE]
     started = time.perf_counter()
     for event in single:
-        router.route(_queries(analyzer.analyze([event])))
+        router.route(_queries(analyzer.analyze([event]), [event.address or ""]))
     elapsed = time.perf_counter() - started
     throughput = {
         "batched_items_per_s": round(statistics.median(rates), 1),
@@ -126,7 +129,8 @@ def _dispatch(
     }
     model = bundle.dispatch
     if model is not None and labelled:
-        best, confidence = model.decide(model.probabilities(bundle.scorer, _queries([a for _r, a, _d in labelled])))
+        queries = _queries([a for _r, a, _d in labelled], [r.address for r, _a, _d in labelled])
+        best, confidence = model.decide(model.probabilities(bundle.scorer, queries))
         truth = [r.department for r, _a, _d in labelled]
         correct = np.array([model.labels[b] == t for b, t in zip(best, truth, strict=True)])
         _cut, coverage, precision = precision_coverage(confidence, correct)

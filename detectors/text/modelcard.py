@@ -41,6 +41,18 @@ def _scales(d: dict[str, Any]) -> str:
     )
 
 
+def _reasons(d: dict[str, Any]) -> str:
+    k = d.get("reason_top", 1)
+    return f"; read for the classifier's {k} most probable reasons, weighted by probability" if k > 1 else ""
+
+
+def _recency(city: CityConfig) -> str:
+    half_life = city.routing.history_half_life_days
+    if not half_life:
+        return ""
+    return f"\n  Older appeals weigh less in the fit: half-life {half_life:g} days before the newest."
+
+
 def _dispatch_tables(d: dict[str, Any]) -> list[str]:
     lines = [
         "",
@@ -64,8 +76,9 @@ def _dispatch_tables(d: dict[str, Any]) -> list[str]:
 
 def format_report(report: dict[str, Any]) -> str:
     """The evaluation as Markdown tables (also printed by ``cityops eval dispatch``)."""
+    artifacts = shown_path(Path(report["artifacts"]))
     lines = [
-        f"Rows {report['rows']} from {report['from']} to {report['to']}; artifacts `{report['artifacts']}` trained on "
+        f"Rows {report['rows']} from {report['from']} to {report['to']}; artifacts `{artifacts}` trained on "
         f"{report['trained_on']['trained_rows']} rows {report['trained_on']['trained_from']} → "
         f"{report['trained_on']['trained_to']}{' — IN-SAMPLE' if report.get('in_sample') else ''}.",
         "",
@@ -134,7 +147,7 @@ def write_card(
         f"""- Dispatch: one linear SVM over *roles* (departments that exist once per district, e.g. the district
   administrations, share one role; {d.get("roles", "?")} roles), expanded back to departments by the case's
   district, on the text, the (reason × district) and (category × district) tables (out-of-fold reasons in
-  training) and place. Place: for grids of
+  training{_reasons(d)}) and place.{_recency(city)} Place: for grids of
   {_scales(d)}: the roles of the historical appeals in the query's cell
   (and ring), smoothed toward the district, as `log(p_here / p_district)` per role; training rows get
   them from the history outside their own time fold (10 contiguous folds), the held-out 15 % from the

@@ -3,7 +3,9 @@
 The dispatch model scores every department from the complaint text (the shared
 TF-IDF features), learned tables for (reason, district) and (category,
 district) and, when the case has a point, who answered the appeals made around
-it before (:mod:`detectors.text.spatial`).
+it before (:mod:`detectors.text.spatial`). The reason table is read for the
+classifier's few most probable reasons, weighted by their probabilities, when the
+case's reason is one of them.
 Its softmax confidence is calibrated on held-out data and compared with
 ``routing.auto_dispatch.threshold`` (chosen by ``train-text`` for the target
 precision); below it the case goes to the triage queue.
@@ -22,7 +24,7 @@ from detectors.text.classifier import softmax
 from detectors.text.scoring import LinearScorer
 from detectors.text.spatial import SpatialPrior
 
-__all__ = ["DispatchModel", "RouteDecision", "RouteQuery", "Router", "match_rule"]
+__all__ = ["DispatchModel", "RouteDecision", "RouteQuery", "Router", "match_rule", "top_reasons"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class RouteQuery:
     text: str
     lat: float | None = None
     lon: float | None = None
+    has_address: bool | None = None  # the classifier's address flag; None: unknown, the reason alone is used
 
 
 @dataclass(frozen=True)
@@ -48,12 +51,23 @@ class RouteDecision:
     auto: bool
 
 
+def top_reasons(probs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` most probable reasons per row and their probabilities, renormalised to sum to 1."""
+    top = np.argsort(-probs, axis=1, kind="stable")[:, :k]
+    weight = np.take_along_axis(probs, top, axis=1).astype(np.float32)
+    return top, weight / np.maximum(weight.sum(axis=1, keepdims=True), np.float32(1e-12))
+
+
 @dataclass
 class DispatchModel:
     """Linear department scorer; tables are indexed ``[reason or category, district]``, last index = unknown.
 
     With ``spatial``, ``spatial.features(point, category, district) @ spatial_weights`` is added to the scores
-    (zero for a query without a point).
+    (zero for a query without a point). With ``reason_top > 1`` the reason table is read for the
+    ``reason_top`` most probable reasons of the scorer's ``reason_head`` (``softmax(reason_temperature *
+    scores)``, renormalised, scored with the query's ``has_address`` as the classifier scored it), as in
+    training; a query whose reason is not among them (a reporter's service code, say) or whose address
+    flag is unknown uses its own reason alone.
     """
 
     labels: list[str]
@@ -68,6 +82,9 @@ class DispatchModel:
     confidence_map: tuple[list[float], list[float]] = ([0.0, 1.0], [0.0, 1.0])
     spatial: SpatialPrior | None = None
     spatial_weights: np.ndarray | None = None
+    reason_head: str = ""
+    reason_temperature: float = 1.0
+    reason_top: int = 1
 
     def __post_init__(self) -> None:
         self._reason = {r: i for i, r in enumerate(self.reasons)}
@@ -76,11 +93,24 @@ class DispatchModel:
 
     def probabilities(self, scorer: LinearScorer, queries: Sequence[RouteQuery]) -> np.ndarray:
         """Temperature-scaled ``(n_queries, n_departments)`` probabilities; text scored by ``scorer``."""
-        text = scorer.scores([q.text for q in queries], heads=("dispatch",))["dispatch"]
-        r = np.array([self._reason.get(q.reason, len(self.reasons)) for q in queries], dtype=np.int64)
+        flagged = np.array([q.has_address is not None for q in queries], dtype=bool)
+        soft = self.reason_top > 1 and bool(self.reason_head) and bool(flagged.any())
+        texts = [q.text for q in queries]
+        if soft:  # the address flag as the classifier used it, so its scores of the batch are reused
+            scored = scorer.scores(texts, [bool(q.has_address) for q in queries], ("dispatch", self.reason_head))
+        else:
+            scored = scorer.scores(texts, heads=("dispatch",))
+        r = np.array([self._reason.get(q.reason, len(self.reasons)) for q in queries], dtype=np.int64)[:, None]
+        weight = np.ones(r.shape, dtype=np.float32)
+        if soft:
+            top, top_weight = top_reasons(softmax(self.reason_temperature * scored[self.reason_head]), self.reason_top)
+            among = (top == r).any(axis=1) & flagged
+            r = np.where(among[:, None], top, r)
+            weight = np.where(among[:, None], top_weight, np.eye(1, self.reason_top, dtype=np.float32))
         c = np.array([self._category.get(q.category, len(self.categories)) for q in queries], dtype=np.int64)
         d = np.array([self._district.get(q.district, len(self.districts)) for q in queries], dtype=np.int64)
-        scores = text + self.bias + self.reason_district[r, d] + self.category_district[c, d]
+        reason = np.einsum("nk,nke->ne", weight, self.reason_district[r, d[:, None]])
+        scores = scored["dispatch"] + self.bias + reason + self.category_district[c, d]
         if self.spatial is not None and self.spatial_weights is not None:
             lat = np.array([np.nan if q.lat is None else q.lat for q in queries], dtype=np.float64)
             lon = np.array([np.nan if q.lon is None else q.lon for q in queries], dtype=np.float64)

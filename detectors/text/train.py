@@ -11,7 +11,8 @@ Stages, all on rows ordered by time:
 4. dispatch model (:mod:`detectors.text.train_dispatch`: roles, tables, place)
    fitted on the earlier 85 %, calibrated on the later 15 % — whose spatial
    features come from the earlier rows only — where the auto-dispatch threshold
-   is chosen for the target precision; then refitted on all rows;
+   is chosen for the target precision; then refitted on all rows; with the
+   city's ``routing.history_half_life_days``, older rows weigh less in both fits;
 5. gazetteer and district grid from the rows' addresses and coordinates.
 """
 
@@ -44,10 +45,11 @@ from detectors.text.metrics import (
     fit_temperature,
 )
 from detectors.text.redact import redact
-from detectors.text.routing import DispatchModel, RouteQuery, match_rule
+from detectors.text.routing import DispatchModel, RouteQuery, match_rule, top_reasons
 from detectors.text.spatial import SpatialPrior, held_out_features
 from detectors.text.train_dispatch import (
     OTHER_DISTRICT,
+    REASON_TOP,
     SCALES,
     SPATIAL_FOLDS,
     department_roles,
@@ -107,7 +109,9 @@ class Design:
         return hstack([self.word.transform(texts), self.char.transform(texts), csr_matrix(meta)]).tocsr()
 
 
-def fit_linear(x: csr_matrix, y: np.ndarray, n_classes: int, c: float) -> tuple[np.ndarray, np.ndarray]:
+def fit_linear(
+    x: csr_matrix, y: np.ndarray, n_classes: int, c: float, sample_weight: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """One-vs-rest linear SVM as ``(weights (n_features, n_classes), bias)``; classes are ``0..n_classes-1``."""
     weights = np.zeros((x.shape[1], n_classes), dtype=np.float32)
     bias = np.full(n_classes, -1e3, dtype=np.float32)  # classes absent from training are never chosen
@@ -115,7 +119,7 @@ def fit_linear(x: csr_matrix, y: np.ndarray, n_classes: int, c: float) -> tuple[
     if len(present) == 1:
         bias[present[0]] = 0.0
         return weights, bias
-    svm = LinearSVC(C=c, random_state=0).fit(x, y)
+    svm = LinearSVC(C=c, random_state=0).fit(x, y, sample_weight=sample_weight)
     if len(present) == 2:  # binary SVM: one score, for the second class
         bias[present] = (0.0, svm.intercept_[0])
         weights[:, present[1]] = svm.coef_[0]
@@ -142,6 +146,7 @@ class _Trainer:
         self.has_address = np.array([bool(r.address.strip()) for r in self.rows])
         self.lat = np.array([np.nan if r.lat is None else r.lat for r in self.rows], dtype=np.float64)
         self.lon = np.array([np.nan if r.lon is None else r.lon for r in self.rows], dtype=np.float64)
+        self.days = np.array([r.created.timestamp() / 86400.0 for r in self.rows])
         self.labels = {lv: sorted({r.levels[i] for r in self.rows if r.levels[i]}) for i, lv in enumerate(self.levels)}
         self.index = {lv: {label: k for k, label in enumerate(self.labels[lv])} for lv in self.levels}
         self.y = {
@@ -219,21 +224,33 @@ class _Trainer:
         clf.confidence_maps = maps
         return clf, report
 
-    def out_of_fold(self, x: csr_matrix, clf: TaxonomyClassifier) -> tuple[np.ndarray, np.ndarray]:
-        """Reason and category each row gets from a model that never saw it (contiguous time folds)."""
+    def out_of_fold(self, x: csr_matrix, clf: TaxonomyClassifier) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Reason and category each row gets from a model that never saw it (contiguous time folds).
+
+        :returns: reason and category index per row, and the reason probabilities behind them
+        """
         n, y = len(self.rows), self.y[self.finest]
         bounds = np.linspace(0, n, self.s.folds + 1).astype(int)
         reason, category = np.full(n, -1), np.full(n, -1)
+        probs = np.zeros((n, len(self.labels[self.finest])), np.float32)
+        t = clf.temperatures[self.finest]
         for k in range(self.s.folds):
             self.say(f"  fold {k + 1}/{self.s.folds}")
             held = np.zeros(n, bool)
             held[bounds[k] : bounds[k + 1]] = True
             train = ~held & (y >= 0)
             w, b = fit_linear(x[train], y[train], len(self.labels[self.finest]), self.s.taxonomy_c)
-            p = softmax(clf.temperatures[self.finest] * (x[held] @ w + b))
-            reason[held] = p.argmax(1)
-            category[held] = (p @ clf.marginals[self.case]).argmax(1)
-        return reason, category
+            probs[held] = softmax(t * (x[held] @ w + b))
+            reason[held] = probs[held].argmax(1)
+            category[held] = (probs[held] @ clf.marginals[self.case]).argmax(1)
+        return reason, category, probs
+
+    def recency(self, rows: np.ndarray) -> np.ndarray | None:
+        """Sample weights of ``rows`` for the dispatch fit: halved per half-life of age before the newest."""
+        half_life = self.city.routing.history_half_life_days
+        if half_life is None:
+            return None
+        return np.exp2(-(self.days[rows].max() - self.days[rows]) / half_life)
 
     def _place(self, lo: int, hi: int, roles: np.ndarray, groups: np.ndarray, d: np.ndarray, nr: int) -> np.ndarray:
         """Spatial features of rows ``lo:hi``, each from the rows ``lo:hi`` outside its own time fold."""
@@ -254,7 +271,8 @@ class _Trainer:
         if len(self.departments) < 2 or self.finest == self.case:
             return None, {}
         self.say(f"stage 3/5: out-of-fold reasons for the dispatch model ({self.s.folds} folds)")
-        reason, category = self.out_of_fold(design.matrix(self.texts, self.has_address), clf)
+        reason, category, reason_probs = self.out_of_fold(design.matrix(self.texts, self.has_address), clf)
+        top, weight = top_reasons(reason_probs, REASON_TOP)
         nr, nc, nd = len(self.labels[self.finest]), len(self.labels[self.case]), len(self.city.districts)
         r = np.where(reason >= 0, reason, nr)
         c = np.where(category >= 0, category, nc)
@@ -282,8 +300,8 @@ class _Trainer:
             ]
         )
         x_text = design.matrix(self.texts)
-        x, _ = dispatch_matrix(x_text, r, c, d, nr, nc, nd, place)
-        w, b = fit_linear(x[early], y_role[early], n_roles, self.s.dispatch_c)
+        x, _ = dispatch_matrix(x_text, top, c, d, nr, nc, nd, place, weight)
+        w, b = fit_linear(x[early], y_role[early], n_roles, self.s.dispatch_c, self.recency(early))
         scores = department_scores(x[late] @ w + b, d[late], roles, nd)
         temperature = fit_temperature(scores, y[late])
         probs = softmax(temperature * scores)
@@ -310,9 +328,10 @@ class _Trainer:
             f"{info['held_out_auto_precision']:.3f} (held-out, {len(conf)} rows)"
         )
         n = len(self.rows)
-        x, widths = dispatch_matrix(x_text, r, c, d, nr, nc, nd, self._place(0, n, y_role, c, d, n_roles))
+        place = self._place(0, n, y_role, c, d, n_roles)
+        x, widths = dispatch_matrix(x_text, top, c, d, nr, nc, nd, place, weight)
         known = y >= 0
-        w, b = fit_linear(x[known], y_role[known], n_roles, self.s.dispatch_c)
+        w, b = fit_linear(x[known], y_role[known], n_roles, self.s.dispatch_c, self.recency(known))
         text_w, rd, cd, wr, wc, wd, wp = (part[:, roles.of] for part in np.split(w, np.cumsum(widths)[:-1]))
         e = len(self.departments)
         reason_district = rd.reshape(nr + 1, nd + 1, e) + wr[:, None, :] + wd[None, :, :]
@@ -325,6 +344,9 @@ class _Trainer:
             reason_district=reason_district,
             category_district=cd.reshape(nc + 1, nd + 1, e) + wc[:, None, :],
             reasons=self.labels[self.finest],
+            reason_head=self.finest,
+            reason_temperature=clf.temperatures[self.finest],
+            reason_top=top.shape[1],
             categories=self.labels[self.case],
             districts=[dd.id for dd in self.city.districts],
             temperature=temperature,

@@ -94,3 +94,16 @@ def test_scorer_reuses_the_last_batch_for_meta_free_heads(tiny):
     again = scorer.scores(texts, None, heads=("level",))  # meta changes the level head: rescored
     assert again is not first
     np.testing.assert_allclose(again["dispatch"], first["dispatch"], atol=1e-5)
+
+
+def test_scorer_shifts_the_last_batch_to_other_meta_values(tiny):
+    from detectors.text.scoring import LinearScorer
+
+    _design, svm, features, texts, has_address = tiny
+    weights = np.vstack([svm.coef_.T, np.zeros((1, len(svm.classes_)))]).astype(np.float32)
+    heads = {"level": (weights, svm.intercept_)}
+    scorer = LinearScorer(features, heads)
+    scorer.scores(texts, has_address)
+    shifted = scorer.scores(texts, None, heads=("level",))
+    fresh = LinearScorer(features, heads).scores(texts, None)
+    np.testing.assert_allclose(shifted["level"], fresh["level"], atol=1e-5)

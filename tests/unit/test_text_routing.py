@@ -87,3 +87,28 @@ def test_rule_on_a_parent_node_matches_its_children():
     reason = next(n for n in city.taxonomy.nodes if n.parent == "c.heating")
     decision = router.route([RouteQuery("general", "", reason.id, "queens", "")])[0]
     assert (decision.department, decision.source) == ("org.hpd", "rule")
+
+
+def test_the_reason_table_is_read_for_the_most_probable_reasons():
+    """Reason head 0.6 / 0.4 between r.a and r.b: the reason table is read for both, weighted."""
+    features = TextFeatures([], np.zeros(0), np.zeros(0, np.uint32), np.zeros(0, np.uint64), np.zeros(0), (3, 4), True)
+    zeros = np.zeros((features.n_cols + 1, 2), np.float32)
+    reason_bias = np.log(np.array([0.6, 0.4, 1e-6], np.float32))
+    scorer = LinearScorer(
+        features,
+        {"reason": (np.zeros((features.n_cols + 1, 3), np.float32), reason_bias), "dispatch": (zeros, np.zeros(2))},
+    )
+    table = np.zeros((4, 1, 2), np.float32)  # [reason (r.a, r.b, r.c, unknown), district, department]
+    table[0, 0, 0], table[1, 0, 1], table[2, 0, 1] = 1.0, 2.0, 3.0
+    model = DispatchModel(
+        labels=["org.a", "org.b"], text_weights=zeros, bias=np.zeros(2, np.float32), reason_district=table,
+        category_district=np.zeros((1, 1, 2), np.float32), reasons=["r.a", "r.b", "r.c"], categories=[],
+        districts=[], temperature=1.0, reason_head="reason", reason_top=2,
+    )  # fmt: skip
+    among = RouteQuery("general", "", "r.a", "", "x", has_address=False)
+    outside = RouteQuery("general", "", "r.c", "", "x", has_address=False)
+    unflagged = RouteQuery("general", "", "r.a", "", "x")
+    probs = model.probabilities(scorer, [among, outside, unflagged])
+    np.testing.assert_allclose(np.log(probs[0, 1] / probs[0, 0]), 0.4 * 2.0 - 0.6 * 1.0, atol=1e-5)
+    np.testing.assert_allclose(np.log(probs[1, 1] / probs[1, 0]), 3.0, atol=1e-5)  # not among them: its own
+    np.testing.assert_allclose(np.log(probs[2, 1] / probs[2, 0]), -1.0, atol=1e-5)  # flag unknown: its own

@@ -144,5 +144,6 @@ def test_evaluation_routes_with_the_geocoded_point_but_not_a_centre():
     def analysis(precision):
         return ComplaintAnalysis("ru", "x", "", "c.x", "r.x", 0.9, 0.8, "general", LAT, LON, precision, "nevskiy")
 
-    queries = _queries([analysis(p) for p in ("exact", "address", "district", "city")])
+    queries = _queries([analysis(p) for p in ("exact", "address", "district", "city")], ["", "x", "", ""])
     assert [(q.lat, q.lon) for q in queries] == [(LAT, LON), (LAT, LON), (None, None), (None, None)]
+    assert [q.has_address for q in queries] == [False, True, False, False]
