@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from collections.abc import Sequence
 from datetime import datetime
@@ -29,7 +30,8 @@ SPLIT_DIR = Path(__file__).resolve().parents[2] / "artifacts" / "text-split"
 
 def _progress(started: float) -> Any:
     def say(message: str) -> None:
-        print(f"[{time.monotonic() - started:7.1f}s] {message}", flush=True)
+        # stderr: stdout carries the report alone (``--json`` output stays parseable)
+        print(f"[{time.monotonic() - started:7.1f}s] {message}", file=sys.stderr, flush=True)
 
     return say
 
