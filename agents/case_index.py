@@ -56,14 +56,23 @@ async def find_or_create_batch(
     default = kinds[city.default_kind]
     matches: list[Match] = []
     for start in range(0, len(observations), FIND_OR_CREATE_CHUNK):
-        script_keys: list[str] = []
+        group_of: dict[str, int] = {}
+        group_keys: list[str] = []
+        assignment_keys: list[str] = []
         args: list[Any] = []
         for obs in observations[start : start + FIND_OR_CREATE_CHUNK]:
             kind = kinds.get(obs["kind"], default)
             group = dedupe_group(city, kind.id, obs["category"], obs.get("reason", ""))
-            script_keys += [keys.case_geo(group), keys.case_seen(group), keys.observation_case(obs["observation_id"])]
-            args += [obs["lon"], obs["lat"], kind.radius_m, obs["observed_at"], kind.window_h * 3600.0,
-                     new_case_id(obs["observation_id"]), ASSIGNMENT_TTL_S]
+            g = group_of.get(group)
+            if g is None:
+                g = group_of[group] = len(group_of) + 1
+                group_keys += [keys.case_geo(group), keys.case_seen(group)]
+            assignment_keys.append(keys.observation_case(obs["observation_id"]))
+            new_id = new_case_id(obs["observation_id"])
+            args.append(f"{g} {float(obs['lon'])!r} {float(obs['lat'])!r} {float(kind.radius_m)!r} "
+                        f"{float(obs['observed_at'])!r} {kind.window_h * 3600.0!r} {new_id}")
+        script_keys = group_keys + assignment_keys
+        args = [len(group_of), ASSIGNMENT_TTL_S, *args]
         flat = await script(client, FIND_OR_CREATE_LUA)(keys=script_keys, args=args)
         text = [x.decode() if isinstance(x, bytes) else str(x) for x in flat]
         matches += [Match(text[i], text[i + 1], text[i + 2] == "1") for i in range(0, len(text), 3)]

@@ -33,7 +33,9 @@ from streams.outbox import Outbox
 from streams.redis_scripts import script
 from streams.topics import ALERTS, DISPATCH_TASKS
 
-__all__ = ["ALERTS_FOR", "NEEDS_ROUTING", "DispatchPlan", "alert", "mark_sent", "plan_dispatch", "route_query"]
+__all__ = [
+    "ALERTS_FOR", "NEEDS_ROUTING", "DispatchPlan", "alert", "intake_route", "mark_sent", "plan_dispatch", "route_query",
+]
 
 NEEDS_ROUTING = ("opened", "reopened", "rejected", "assigned")
 ALERTS_FOR = {
@@ -69,11 +71,28 @@ def route_query(ev: dict[str, Any]) -> RouteQuery:
                       has_address=None if flag is None else flag == "True")
 
 
+def intake_route(ev: dict[str, Any], departments: set[str]) -> RouteDecision | None:
+    """The route an ``opened`` event's report brought from its intake stage, if it names a known department."""
+    detail = ev["detail"]
+    if ev["type"] != "opened" or detail.get("route_department") not in departments:
+        return None
+    source = detail.get("route_source", "")
+    if source not in ("rule", "model", "triage"):
+        return None
+    return RouteDecision(detail["route_department"], float(detail.get("route_confidence", "0")), source,
+                         source != "triage")
+
+
 def decide(events: list[dict[str, Any]]) -> list[RouteDecision]:
-    """Route every case that needs a department; an operator's choice or a crew's suggestion wins."""
-    queries = [route_query(ev) for ev in events]
-    decisions = _router().route(queries)
+    """Route every case that needs a department; an operator's choice or a crew's suggestion wins.
+
+    A case opened by a report routed at intake (hotline) keeps that route; the others go through the router.
+    """
     departments = {d.id for d in city().departments}
+    known = [intake_route(ev, departments | {city().routing.triage_department}) for ev in events]
+    todo = [ev for ev, decision in zip(events, known, strict=True) if decision is None]
+    routed = iter(_router().route([route_query(ev) for ev in todo]) if todo else [])
+    decisions = [decision if decision is not None else next(routed) for decision in known]
     out = []
     for ev, decision in zip(events, decisions, strict=True):
         suggested = ev["detail"].get("suggested_department", "")

@@ -1,10 +1,17 @@
-"""Hotline stage: citizen reports become observations (language, redaction, taxonomy, place).
+"""Hotline stage: citizen reports become observations (language, redaction, taxonomy, place, route).
 
 Reads ``hotline-events`` in batches, validates each record (bad ones go to
 ``deadletter`` with the reason), runs the complaint model once per batch off the
 event loop (:class:`detectors.text.ComplaintAnalyzer`) and writes one
 ``Observation`` per report, keyed ``hotline:<event_id>`` so a redelivered report
 is recognised downstream.
+
+The batch is routed here too (:class:`detectors.text.routing.Router`): the
+dispatch head reads the text features the classifier has just built, so the
+route costs a few table lookups here, where the case stage would build the
+features again. The observation carries the decision (``department``,
+``route_confidence``, ``route_source``); the case stage uses it for the case the
+report opens.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from functools import cache
 from typing import Any
 
 from detectors.text import ComplaintAnalysis, ComplaintAnalyzer
+from detectors.text.routing import RouteDecision, Router
 from schemas.records import SCHEMA_VERSION, HotlineEvent, Observation
 from streams.app import city, dead_letter, decode_events, produce
 from streams.batch_consumer import batch_stage
@@ -34,6 +42,13 @@ def _analyzer() -> ComplaintAnalyzer:
     return ComplaintAnalyzer.load(city())
 
 
+@cache
+def _router() -> Router:
+    """The city's router over the analyzer's own artifacts: its scorer still holds the batch's scores."""
+    bundle = _analyzer().bundle
+    return Router(city(), bundle.scorer, bundle.dispatch)
+
+
 def check_report(event: HotlineEvent) -> str:
     """What makes a schema-valid report unusable, or '' if it is usable."""
     if not event.text.strip():
@@ -45,7 +60,9 @@ def check_report(event: HotlineEvent) -> str:
     return ""
 
 
-def to_observation(event: HotlineEvent, analysis: ComplaintAnalysis, ingested_at: float) -> Observation:
+def to_observation(
+    event: HotlineEvent, analysis: ComplaintAnalysis, route: RouteDecision, ingested_at: float
+) -> Observation:
     return Observation(
         schema_version=SCHEMA_VERSION,
         observation_id=f"hotline:{event.event_id}",
@@ -66,21 +83,34 @@ def to_observation(event: HotlineEvent, analysis: ComplaintAnalysis, ingested_at
         # has_address: the classifier's address flag, with which the router re-reads its reason scores.
         labels={
             "reason_confidence": round(analysis.reason_confidence, 4),
-            "has_address": float(bool((event.address or "").strip())),
+            "has_address": float(_has_address(event)),
         },
+        department=route.department,
+        route_confidence=round(min(1.0, max(0.0, route.confidence)), 4),
+        route_source=route.source,
     )
 
 
-def _analyze(events: Sequence[HotlineEvent]) -> list[ComplaintAnalysis | Exception]:
-    """Analyze a batch; if the batch fails, analyze one by one so one bad report fails alone."""
+def _has_address(event: HotlineEvent) -> bool:
+    return bool((event.address or "").strip())
+
+
+def _analyze_and_route(events: Sequence[HotlineEvent]) -> list[tuple[ComplaintAnalysis, RouteDecision]]:
+    analyses = _analyzer().analyze(events)
+    routes = _router().route([a.route_query(_has_address(e)) for a, e in zip(analyses, events, strict=True)])
+    return list(zip(analyses, routes, strict=True))
+
+
+def _analyze(events: Sequence[HotlineEvent]) -> list[tuple[ComplaintAnalysis, RouteDecision] | Exception]:
+    """Analyze and route a batch; if the batch fails, one by one so one bad report fails alone."""
     started = time.perf_counter()
     try:
-        results: list[ComplaintAnalysis | Exception] = list(_analyzer().analyze(events))
+        results: list[tuple[ComplaintAnalysis, RouteDecision] | Exception] = list(_analyze_and_route(events))
     except Exception:
         results = []
         for event in events:
             try:
-                results.append(_analyzer().analyze([event])[0])
+                results.append(_analyze_and_route([event])[0])
             except Exception as exc:
                 results.append(exc)
     MODEL_SECONDS.labels("complaints").observe(time.perf_counter() - started)
@@ -106,7 +136,7 @@ async def _handle(events: Sequence[Any]) -> None:
                               message=event.message)
             continue
         ingested_at = event.message.timestamp or time.time()
-        obs = to_observation(report, analysis, ingested_at)
+        obs = to_observation(report, *analysis, ingested_at)
         pending.append(await produce(OBSERVATIONS, obs.observation_id, obs))
     await asyncio.gather(*pending)
     STAGE_SECONDS.labels(STAGE).observe((time.perf_counter() - started) / len(events))

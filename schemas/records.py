@@ -121,6 +121,11 @@ class Observation(faust.Record, serializer="json"):
     evidence: str = ""
     bbox: typing.List[float] = []  # noqa: UP006,RUF012
     labels: typing.Dict[str, float] = {}  # noqa: UP006,RUF012
+    # The intake stage's routing of the report, made while its text features were at hand (hotline:
+    # the complaint model's dispatch decision); empty: the case stage routes the case it opens.
+    department: str = ""
+    route_confidence: float = 0.0
+    route_source: str = ""  # "rule" | "model" | "triage"
 
 
 class FieldUpdate(faust.Record, serializer="json"):
@@ -306,6 +311,8 @@ FIELD_RULES: dict[str, dict[str, dict[str, Any]]] = {
         "lon": _LON,
         "confidence": {"minimum": 0, "maximum": 1},
         "location_precision": {"enum": ["exact", "address", "district", "city", "camera"]},
+        "route_confidence": {"minimum": 0, "maximum": 1},
+        "route_source": {"enum": ["", "rule", "model", "triage"]},
     },
     "CaseCommand": {"type": {"enum": list(CASE_COMMAND_TYPES)}, "case_id": _ID},
     "CaseEvent": {

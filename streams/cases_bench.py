@@ -20,6 +20,7 @@ from agents.logic.dedupe import dedupe_group
 from agents.logic.dedupe_eval import DedupeReplay, Report, replay
 from config import CityConfig
 from config.from_history import read_history, slug
+from detectors.text.routing import RouteQuery, Router
 from schemas.codec import encode
 from schemas.records import SCHEMA_VERSION, Observation
 from streams.bench import percentiles
@@ -74,30 +75,40 @@ def evaluate_dedupe(city: CityConfig, data: Path, fmt: str) -> DedupeReplay:
     return replay(reports, params, (default.radius_m, default.window_h * 3600.0))
 
 
-def spb_observations(path: Path, city: CityConfig, n: int, run: str) -> list[Observation]:
+def spb_observations(path: Path, city: CityConfig, n: int, run: str, routed: bool = True) -> list[Observation]:
     """N observations with the places and true categories of real appeals (fresh ids, times now).
 
     Each run moves every place by the same whole number of quarter-degrees of longitude
     (derived from ``run``): distances between the places, which is all dedupe looks at,
     are unchanged, and a second run on the same stack does not merge into the first
     run's still-open cases.
+
+    :param routed: carry the route as the hotline stage writes it (the city's router on the real place,
+        before the timed run); ``False``: no route, so the case stage routes every case it opens
     """
     out: list[Observation] = []
     now = time.time()
     shift = 0.25 * (int(run, 16) % 1400 + 1)
+    queries = []
     for row in read_history(path):
         if not (row.get("lat") and row.get("category") and row.get("reason") and row.get("district")):
             continue
         cid, rid = _spb_ids(row)
-        lon = (float(row["lon"]) + shift + 180.0) % 360.0 - 180.0
+        lat, lon, kind, text = float(row["lat"]), float(row["lon"]), city.kind_for(rid, cid), (row.get("text") or "")
         out.append(Observation(
             schema_version=SCHEMA_VERSION, observation_id=f"bench:{run}:{row['id']}", source="hotline",
-            source_id=str(row["id"]), observed_at=now, ingested_at=now, kind=city.kind_for(rid, cid), category=cid,
-            reason=rid, lat=float(row["lat"]), lon=lon, district=slug(row["district"]),
-            confidence=0.95, text=(row.get("text") or "")[:300],
+            source_id=str(row["id"]), observed_at=now, ingested_at=now, kind=kind, category=cid,
+            reason=rid, lat=lat, lon=(lon + shift + 180.0) % 360.0 - 180.0, district=slug(row["district"]),
+            confidence=0.95, text=text[:300], labels={"has_address": float(bool(row.get("address")))},
         ))
+        queries.append(RouteQuery(kind, cid, rid, slug(row["district"]), text[:300], lat, lon,
+                                  bool(row.get("address"))))
         if len(out) >= n:
             break
+    if routed:
+        for obs, decision in zip(out, Router.load(city).route(queries), strict=True):
+            obs.department, obs.route_source = decision.department, decision.source
+            obs.route_confidence = round(min(1.0, max(0.0, decision.confidence)), 4)
     return out
 
 
@@ -174,10 +185,14 @@ async def _outputs(info: StackInfo, sent: dict[str, float], since_events: dict[i
 
 
 async def run_cases_bench(info: StackInfo, city: CityConfig, data: Path, n: int,
-                          latency_seconds: float = 20.0, latency_rate: float = 0.0) -> dict[str, Any]:
-    """Capacity (all ``n`` at once), then latency at ``latency_rate`` (default 80 % of capacity)."""
+                          latency_seconds: float = 20.0, latency_rate: float = 0.0,
+                          routed: bool = True) -> dict[str, Any]:
+    """Capacity (all ``n`` at once), then latency at ``latency_rate`` (default 80 % of capacity).
+
+    :param routed: observations carry the hotline stage's route (see :func:`spb_observations`)
+    """
     run = uuid.uuid4().hex[:6]
-    pool = spb_observations(data, city, n * 2, run)
+    pool = spb_observations(data, city, n * 2, run, routed)
     first, second = pool[:n], pool[n:]
     since_e = await topic_end_offsets(info.bootstrap, CASE_EVENTS.name)
     cpu_before, gc_before = _workers_cpu_s(info)
@@ -196,6 +211,7 @@ async def run_cases_bench(info: StackInfo, city: CityConfig, data: Path, n: int,
     to_case = [attached2[o] - sent2[o] for o in attached2]
     to_task = [tasks2[o] - sent2[o] for o in tasks2]
     return {
+        "observations_routed_at_intake": routed,
         "observations_capacity_run": len(first),
         "capacity_obs_per_s": round(capacity, 1),
         # The workers' own CPU for the capacity run: what one worker with a core to itself would do,

@@ -99,18 +99,21 @@ def find_or_create(
 
 
 # One call assigns a whole batch, in order, atomically (a later observation of the batch sees the
-# cases the earlier ones opened). Per observation i (0-based), KEYS[3i+1] is the GEO set of its
-# group's open cases, KEYS[3i+2] the zset case -> last report time, KEYS[3i+3] its assignment key;
-# ARGV[7i+1..7i+7] are lon, lat, radius_m, observed_at, window_s, new_case_id, assignment_ttl_s.
+# cases the earlier ones opened). KEYS: first, per dedupe group g (1-based), KEYS[2g-1] the GEO set of
+# its open cases and KEYS[2g] the zset case -> last report time; then one assignment key per
+# observation. ARGV[1] is the number of groups, ARGV[2] the assignment TTL (s), then per observation one
+# string "g lon lat radius_m observed_at window_s new_case_id" (one argument, not seven: packing the
+# arguments of a 500-observation call was the largest client-side cost of the call).
 # Returns a flat list {case_id, outcome, opened(0/1)} per observation.
 # (On Redis Cluster the keys of one call must share a slot: give them a common hash tag.)
 FIND_OR_CREATE_LUA = """
+local groups, ttl = tonumber(ARGV[1]), ARGV[2]
 local out = {}
-for i = 0, #KEYS / 3 - 1 do
-  local geo, seen_at, assigned = KEYS[3 * i + 1], KEYS[3 * i + 2], KEYS[3 * i + 3]
-  local a = 7 * i
-  local lon, lat, radius = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
-  local t, w, new_id, ttl = tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5]), ARGV[a + 6], ARGV[a + 7]
+for i = 1, #ARGV - 2 do
+  local g, lon, lat, radius, t, w, new_id =
+    string.match(ARGV[i + 2], '^(%d+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+)$')
+  g, t, w = tonumber(g), tonumber(t), tonumber(w)
+  local geo, seen_at, assigned = KEYS[2 * g - 1], KEYS[2 * g], KEYS[2 * groups + i]
   local case_id, outcome, opened
   local prior = redis.call('GET', assigned)
   if prior then

@@ -45,6 +45,7 @@ _FIELD_EVENT = {"acknowledge": "acknowledged", "start": "started", "resolve": "r
 _KEEP_COMMANDS = 200
 _KEEP_EVENTS = 40
 _KEEP_OBSERVATIONS = 500
+_ROUTE_FIELDS = (("department", "department"), ("confidence", "route_confidence"), ("source", "route_source"))
 
 
 @dataclass
@@ -164,7 +165,9 @@ def _attach(state: dict[str, Any] | None, cmd: dict[str, Any], city: CityConfig,
         extra["has_address"] = bool(obs["labels"]["has_address"])
     events = []
     if state["reports"] == 1:
-        events.append(_event(state, "opened", at, cid, **extra))
+        # The intake stage's route (a hotline report's): the dispatch step uses it for the case opened here.
+        route = {f"route_{k}": obs[f] for k, f in _ROUTE_FIELDS if obs.get("department")}
+        events.append(_event(state, "opened", at, cid, **extra, **route))
     elif state["status"] in ("resolved", "verified", "closed"):
         state["status"] = "reopened"
         state["resolved_at"] = 0.0

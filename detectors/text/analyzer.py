@@ -13,6 +13,7 @@ from detectors.text.classifier import field_levels
 from detectors.text.geocode import Geocoder
 from detectors.text.language import UNDETERMINED, detect_languages
 from detectors.text.redact import redact
+from detectors.text.routing import RouteQuery
 
 __all__ = ["ComplaintAnalysis", "ComplaintAnalyzer", "HotlineReport"]
 
@@ -45,6 +46,16 @@ class ComplaintAnalysis:
     lon: float
     precision: str
     district: str
+
+    def route_query(self, has_address: bool) -> RouteQuery:
+        """What the router is asked about this complaint: its point only if the report or its address gave one.
+
+        A district's or the city's centre stands for "no point", so the spatial prior is not read there.
+        """
+        placed = self.precision in ("exact", "address")
+        return RouteQuery(self.kind, self.category, self.reason, self.district, self.text,
+                          lat=self.lat if placed else None, lon=self.lon if placed else None,
+                          has_address=has_address)  # fmt: skip
 
 
 class ComplaintAnalyzer:

@@ -54,15 +54,8 @@ def to_event(row: LabeledComplaint) -> HotlineEvent:
 
 
 def _queries(analyses: Sequence[ComplaintAnalysis], addresses: Sequence[str]) -> list[RouteQuery]:
-    """Route queries with the geocoded point (a district or city centre stands for no point) and address flag."""
-    return [
-        RouteQuery(a.kind, a.category, a.reason, a.district, a.text, *_point(a), has_address=bool(address.strip()))
-        for a, address in zip(analyses, addresses, strict=True)
-    ]
-
-
-def _point(a: ComplaintAnalysis) -> tuple[float | None, float | None]:
-    return (a.lat, a.lon) if a.precision in ("exact", "address") else (None, None)
+    """Route queries as the hotline stage asks them (geocoded point, address flag)."""
+    return [a.route_query(bool(address.strip())) for a, address in zip(analyses, addresses, strict=True)]
 
 
 def _run(

@@ -56,7 +56,7 @@ def cmd_eval_dedupe(args: argparse.Namespace) -> int:
 def cmd_bench_cases(args: argparse.Namespace) -> int:
     info = StackInfo.find()
     result = asyncio.run(run_cases_bench(info, load_city(args.city), Path(args.data), args.n,
-                                         latency_rate=args.rate))
+                                         latency_rate=args.rate, routed=not args.unrouted))
     png = write_histogram(result.pop("latencies"), Path(args.out) / "cases_latency.png",
                           "observation -> dispatch task at 80% of capacity")
     print(json.dumps(result | {"histogram_png": str(png)}, indent=2))
@@ -80,6 +80,8 @@ def register(sub: Any) -> None:
     b.add_argument("--city", default=settings.city)
     b.add_argument("--rate", type=float, default=0.0,
                    help="observations/s of the latency run (default: 80%% of capacity)")
+    b.add_argument("--unrouted", action="store_true",
+                   help="observations without the hotline stage's route: the case stage routes every case it opens")
     b.add_argument("--json", action="store_true")
     b.add_argument("--out", default=str(settings.data_dir / "bench"))
     b.set_defaults(func=cmd_bench_cases)

@@ -34,6 +34,7 @@ def test_complaint_becomes_observation_case_task_and_alert(stack: Stack) -> None
     (obs,) = stack.read_json("observations", lambda d: d["observation_id"] == obs_id, 1, since=since["observations"])
     assert obs["source"] == "hotline" and obs["language"] == "ru" and 0 <= obs["confidence"] <= 1
     assert obs["lat"] == 59.9311 and obs["location_precision"] == "exact" and obs["district"]
+    assert obs["route_source"] in ("rule", "model", "triage") and obs["department"]  # routed at intake
 
     (opened,) = stack.read_json("case-events", lambda d: d["detail"].get("observation_id") == obs_id, 1,
                                 since=since["case-events"])
@@ -41,6 +42,9 @@ def test_complaint_becomes_observation_case_task_and_alert(stack: Stack) -> None
     assert opened["type"] in ("opened", "merged")
     (decision,) = stack.read_json("case-events", lambda d: d["case_id"] == case_id
                                   and d["type"] in ("dispatched", "triaged"), 1, since=since["case-events"])
+    if opened["type"] == "opened":  # the case it opened keeps the intake stage's route
+        assert decision["department"] == obs["department"]
+        assert decision["type"] == ("triaged" if obs["route_source"] == "triage" else "dispatched")
     if decision["type"] == "dispatched":
         (task,) = stack.read_json("dispatch-tasks", lambda d: d["case_id"] == case_id, 1,
                                   since=since["dispatch-tasks"])

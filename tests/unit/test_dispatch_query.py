@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from agents.dispatch import route_query
+import pytest
+
+import agents.dispatch as dispatch
+from agents.dispatch import decide, intake_route, route_query
 from agents.logic.lifecycle import apply
 from config import load_city
+from detectors.text.routing import RouteDecision
 
 CITY = load_city("spb")
+DEPARTMENT = CITY.departments[0].id
 
 
-def opened_event(precision: str, labels: dict | None = None) -> dict:
+def opened_event(precision: str, labels: dict | None = None, route: dict | None = None) -> dict:
     obs = {"observation_id": f"o-{precision}", "source": "hotline", "observed_at": 1.0, "ingested_at": 1.0,
            "kind": "general", "category": "c.fasad", "reason": "r.x", "district": "tsentralnyy", "lat": 59.93,
            "lon": 30.33, "confidence": 0.9, "text": "фасад", "location_precision": precision,
-           **({"labels": labels} if labels is not None else {})}
+           **({"labels": labels} if labels is not None else {}), **(route or {})}
     cmd = {"command_id": f"attach:o-{precision}", "case_id": "C-1", "type": "attach", "at": 2.0, "observation": obs,
            "detail": {}}
     (event,) = apply(None, cmd, CITY).events
@@ -37,3 +42,44 @@ def test_the_address_flag_of_a_hotline_report_reaches_the_router() -> None:
     assert route_query(opened_event("exact", {"has_address": 1.0})).has_address is True
     assert route_query(opened_event("exact", {"has_address": 0.0})).has_address is False
     assert route_query(opened_event("exact")).has_address is None  # a camera's case: unknown
+
+
+def intake(department: str = DEPARTMENT, source: str = "model") -> dict:
+    return {"department": department, "route_confidence": 0.93, "route_source": source}
+
+
+def test_the_route_made_at_intake_travels_with_the_opened_event() -> None:
+    detail = opened_event("exact", route=intake())["detail"]
+    assert (detail["route_department"], detail["route_confidence"], detail["route_source"]) == (
+        DEPARTMENT, "0.93", "model",
+    )  # fmt: skip
+    assert "route_department" not in opened_event("exact")["detail"]  # a camera's or a raw producer's report
+
+
+def test_an_intake_route_is_used_only_for_a_known_department_and_source() -> None:
+    departments = {d.id for d in CITY.departments} | {CITY.routing.triage_department}
+    assert intake_route(opened_event("exact", route=intake()), departments) == RouteDecision(
+        DEPARTMENT, 0.93, "model", True
+    )
+    triage = intake_route(opened_event("exact", route=intake(CITY.routing.triage_department, "triage")), departments)
+    assert triage is not None and not triage.auto
+    assert intake_route(opened_event("exact", route=intake("org.nobody")), departments) is None
+    assert intake_route(opened_event("exact", route=intake(source="operator")), departments) is None
+    reopened = {**opened_event("exact", route=intake()), "type": "reopened"}
+    assert intake_route(reopened, departments) is None  # a later event is routed afresh
+
+
+def test_decide_asks_the_router_only_about_cases_without_an_intake_route(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list = []
+
+    class Router:
+        def route(self, queries):
+            asked.extend(queries)
+            return [RouteDecision("org.from_router", 0.5, "model", True) for _ in queries]
+
+    monkeypatch.setattr(dispatch, "city", lambda: CITY)
+    monkeypatch.setattr(dispatch, "_router", Router)
+    routed, unrouted = opened_event("exact", route=intake()), opened_event("address")
+    decisions = decide([routed, unrouted, routed])
+    assert [d.department for d in decisions] == [DEPARTMENT, "org.from_router", DEPARTMENT]
+    assert len(asked) == 1 and asked[0].text == "фасад"
