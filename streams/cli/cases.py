@@ -74,7 +74,7 @@ def register(sub: Any) -> None:
     e.set_defaults(func=cmd_eval_dedupe)
 
     b = command_group(sub, "bench", "benchmarks (figures and ratios measured in one run)").add_parser(
-        "cases", help="observations/s through dedupe + dispatch, p99 observation -> task at 80% of capacity")
+        "cases", help="observations/s through dedupe + dispatch, p99 observation -> task at 80%% of capacity")
     b.add_argument("--n", type=int, default=3000, help="observations in the capacity run")
     b.add_argument("--data", default=str(SPB_FILE))
     b.add_argument("--city", default=settings.city)

@@ -51,3 +51,15 @@ def test_write_threshold_keeps_comments(tmp_path):
     assert [line for line in before.splitlines() if line.lstrip().startswith("#")] == [
         line for line in after.splitlines() if line.lstrip().startswith("#")
     ]
+
+
+def test_every_command_prints_its_help():
+    """``cityops X --help`` formats each help string with %: a bare "80%" once crashed ``bench --help``."""
+    from streams.cli import build_parser
+
+    def walk(parser: argparse.ArgumentParser) -> int:
+        assert parser.format_help()
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        return 1 + sum(walk(p) for a in subs for p in set(a.choices.values()))
+
+    assert walk(build_parser()) > 20
