@@ -30,6 +30,7 @@ from streams.topics import TOPICS
 __all__ = [
     "ChildProcess",
     "EmbeddedStack",
+    "cpu_plan",
     "ensure_topics",
     "free_port",
     "start_child",
@@ -79,7 +80,26 @@ class ChildProcess:
             return ""
 
 
-def start_child(name: str, argv: Sequence[str], log_dir: Path, env: dict[str, str] | None = None) -> ChildProcess:
+def cpu_plan(n_cpus: int, workers: int) -> tuple[list[set[int]], set[int]]:
+    """``--pin``: one CPU per worker (0, 1, …), the rest for the broker, Redis and everything else.
+
+    Raises ``ValueError`` when no CPU would be left beside the workers.
+    """
+    if workers < 1 or n_cpus <= workers:
+        raise ValueError(f"--pin needs more CPUs than workers: {n_cpus} CPU(s) for {workers} worker(s)")
+    return [{i} for i in range(workers)], set(range(workers, n_cpus))
+
+
+def start_child(
+    name: str, argv: Sequence[str], log_dir: Path, env: dict[str, str] | None = None, cpus: set[int] | None = None
+) -> ChildProcess:
+    """Start ``argv`` logging to ``log_dir/<name>.log``; it dies with this process; ``cpus``: its CPU affinity."""
+
+    def prepare() -> None:
+        _die_with_parent()
+        if cpus:
+            os.sched_setaffinity(0, cpus)
+
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}.log"
     log = open(log_path, "ab")  # noqa: SIM115 - the child owns the handle for its lifetime
@@ -89,7 +109,7 @@ def start_child(name: str, argv: Sequence[str], log_dir: Path, env: dict[str, st
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         env={**os.environ, **(env or {})},
-        preexec_fn=_die_with_parent,
+        preexec_fn=prepare,
     )
     log.close()
     return ChildProcess(name, proc, log_path)
@@ -147,6 +167,7 @@ class EmbeddedStack:
     kafka_port: int = 0
     redis_port: int = 0
     children: list[ChildProcess] = field(default_factory=list)
+    infra_cpus: set[int] | None = None  # CPU affinity of the broker and Redis (``None``: any)
 
     @property
     def kafka_url(self) -> str:
@@ -177,6 +198,7 @@ class EmbeddedStack:
              "--storage-engine", "memory://tansu/"],
             self.run_dir,
             env={"RUST_LOG": os.environ.get("RUST_LOG", "warn")},
+            cpus=self.infra_cpus,
         )
         self.children.append(child)
         wait_for(lambda: _port_open(self.kafka_port), 30, "waiting for the Tansu broker to listen", child)
@@ -194,6 +216,7 @@ class EmbeddedStack:
             [str(get_binary_path()), "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no", "--dir", str(data), "--protected-mode", "yes"],
             self.run_dir,
+            cpus=self.infra_cpus,
         )
         self.children.append(child)
         wait_for(lambda: _port_open(self.redis_port), 20, "waiting for valkey-server to listen", child)
@@ -225,10 +248,11 @@ class EmbeddedStack:
         }
 
     def start_worker(self, worker_id: str = "worker-1", web_port: int | None = None, city: str = "spb",
-                     extra_env: dict[str, str] | None = None) -> tuple[ChildProcess, int]:
+                     extra_env: dict[str, str] | None = None,
+                     cpus: set[int] | None = None) -> tuple[ChildProcess, int]:
         """Start one ``cityops worker`` process; returns it and its web port (not yet ready)."""
         port = web_port or free_port()
         env = {**self.worker_env(port, worker_id, city), **(extra_env or {})}
-        child = start_child(worker_id, [sys.executable, "-m", "streams.worker"], self.run_dir, env)
+        child = start_child(worker_id, [sys.executable, "-m", "streams.worker"], self.run_dir, env, cpus)
         self.children.append(child)
         return child, port

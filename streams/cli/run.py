@@ -12,7 +12,7 @@ from types import FrameType
 from typing import Any
 
 from streams.client import StackInfo, wait_ready
-from streams.embedded import ChildProcess, EmbeddedStack, free_port
+from streams.embedded import ChildProcess, EmbeddedStack, cpu_plan, free_port
 from streams.replay import SHARED
 from streams.settings import settings
 
@@ -22,18 +22,26 @@ __all__ = ["Supervisor", "register"]
 class Supervisor:
     """Starts the embedded broker and Redis (unless URLs are given) and N workers; stops all of them."""
 
-    def __init__(self, workers: int, city: str, run_dir: Path, web_port: int) -> None:
+    def __init__(self, workers: int, city: str, run_dir: Path, web_port: int, pin: bool = False) -> None:
         self.workers = workers
         self.city = city
         self.run_dir = run_dir
         self.web_port = web_port
         self.stack = EmbeddedStack(run_dir)
+        # --pin: each worker on a CPU of its own; the broker, Redis, this process and its shell on the rest.
+        self.worker_cpus: list[set[int]] | None = None
+        if pin:
+            self.worker_cpus, self.stack.infra_cpus = cpu_plan(len(os.sched_getaffinity(0)), workers)
         self.external = "CITYOPS_KAFKA_URL" in os.environ and "CITYOPS_REDIS_URL" in os.environ
         self.worker_ports: dict[str, int] = {}
         self.info: StackInfo | None = None
         self._stopping = False
 
     def start(self) -> StackInfo:
+        if self.stack.infra_cpus:
+            os.sched_setaffinity(0, self.stack.infra_cpus)
+            print(f"pinned: workers on CPUs {[sorted(c) for c in self.worker_cpus or []]}, "
+                  f"broker, Redis and the rest on {sorted(self.stack.infra_cpus)}")
         if self.external:
             kafka, redis_url = os.environ["CITYOPS_KAFKA_URL"], os.environ["CITYOPS_REDIS_URL"]
             self.stack.kafka_port = int(kafka.rsplit(":", 1)[1])
@@ -51,7 +59,8 @@ class Supervisor:
         return self.info
 
     def _start_worker(self, worker_id: str, port: int) -> ChildProcess:
-        child, _ = self.stack.start_worker(worker_id, port, self.city)
+        cpus = self.worker_cpus[len(self.worker_ports) % len(self.worker_cpus)] if self.worker_cpus else None
+        child, _ = self.stack.start_worker(worker_id, port, self.city, cpus=cpus)
         self.worker_ports[worker_id] = port
         return child
 
@@ -121,7 +130,7 @@ def _install_stop_handlers(sup: Supervisor) -> None:
 
 def _supervisor(args: argparse.Namespace) -> Supervisor:
     run_dir = settings.data_dir / "run" / time.strftime("%Y%m%d-%H%M%S")
-    return Supervisor(args.workers, args.city, run_dir, args.web_port)
+    return Supervisor(args.workers, args.city, run_dir, args.web_port, getattr(args, "pin", False))
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -176,6 +185,9 @@ def _common(p: argparse.ArgumentParser) -> None:
 def register(sub: Any) -> None:
     p = sub.add_parser("up", help="start broker, Redis and workers on this machine (or use CITYOPS_*_URL)")
     _common(p)
+    p.add_argument("--pin", action="store_true",
+                   help="Linux: each worker on a CPU of its own (0, 1, ...), the broker, Redis and this command on "
+                        "the others; run a load generator on those too (taskset -c N cityops bench ...)")
     p.set_defaults(func=cmd_up)
 
     p = sub.add_parser("worker", help="run one worker (all stages + web) against CITYOPS_KAFKA_URL/REDIS_URL")
