@@ -85,9 +85,7 @@ def to_observation(
             "reason_confidence": round(analysis.reason_confidence, 4),
             "has_address": float(_has_address(event)),
         },
-        department=route.department,
-        route_confidence=round(min(1.0, max(0.0, route.confidence)), 4),
-        route_source=route.source,
+        **route.observation_fields(),
     )
 
 

@@ -86,30 +86,29 @@ def spb_observations(path: Path, city: CityConfig, n: int, run: str, routed: boo
     :param routed: carry the route as the hotline stage writes it (the city's router on the real place,
         before the timed run); ``False``: no route, so the case stage routes every case it opens
     """
-    out: list[Observation] = []
     now = time.time()
     shift = 0.25 * (int(run, 16) % 1400 + 1)
-    queries = []
+    rows, queries = [], []
     for row in read_history(path):
         if not (row.get("lat") and row.get("category") and row.get("reason") and row.get("district")):
             continue
         cid, rid = _spb_ids(row)
-        lat, lon, kind, text = float(row["lat"]), float(row["lon"]), city.kind_for(rid, cid), (row.get("text") or "")
-        out.append(Observation(
-            schema_version=SCHEMA_VERSION, observation_id=f"bench:{run}:{row['id']}", source="hotline",
-            source_id=str(row["id"]), observed_at=now, ingested_at=now, kind=kind, category=cid,
-            reason=rid, lat=lat, lon=(lon + shift + 180.0) % 360.0 - 180.0, district=slug(row["district"]),
-            confidence=0.95, text=text[:300], labels={"has_address": float(bool(row.get("address")))},
-        ))
-        queries.append(RouteQuery(kind, cid, rid, slug(row["district"]), text[:300], lat, lon,
+        text, district = (row.get("text") or "")[:300], slug(row["district"])
+        rows.append((row, cid, rid, city.kind_for(rid, cid), text, district))
+        queries.append(RouteQuery(rows[-1][3], cid, rid, district, text, float(row["lat"]), float(row["lon"]),
                                   bool(row.get("address"))))
-        if len(out) >= n:
+        if len(rows) >= n:
             break
-    if routed:
-        for obs, decision in zip(out, Router.load(city).route(queries), strict=True):
-            obs.department, obs.route_source = decision.department, decision.source
-            obs.route_confidence = round(min(1.0, max(0.0, decision.confidence)), 4)
-    return out
+    routes = [d.observation_fields() for d in Router.load(city).route(queries)] if routed else [{}] * len(rows)
+    return [
+        Observation(
+            schema_version=SCHEMA_VERSION, observation_id=f"bench:{run}:{row['id']}", source="hotline",
+            source_id=str(row["id"]), observed_at=now, ingested_at=now, kind=kind, category=cid, reason=rid,
+            lat=float(row["lat"]), lon=(float(row["lon"]) + shift + 180.0) % 360.0 - 180.0, district=district,
+            confidence=0.95, text=text, labels={"has_address": float(bool(row.get("address")))}, **route,
+        )
+        for (row, cid, rid, kind, text, district), route in zip(rows, routes, strict=True)
+    ]
 
 
 def _workers_cpu_s(info: StackInfo) -> tuple[float, float]:

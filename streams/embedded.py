@@ -80,14 +80,15 @@ class ChildProcess:
             return ""
 
 
-def cpu_plan(n_cpus: int, workers: int) -> tuple[list[set[int]], set[int]]:
-    """``--pin``: one CPU per worker (0, 1, …), the rest for the broker, Redis and everything else.
+def cpu_plan(cpus: Sequence[int], workers: int) -> tuple[list[set[int]], set[int]]:
+    """``--pin``: of the CPUs this process may use (in order), one per worker, the rest for everything else.
 
     Raises ``ValueError`` when no CPU would be left beside the workers.
     """
-    if workers < 1 or n_cpus <= workers:
-        raise ValueError(f"--pin needs more CPUs than workers: {n_cpus} CPU(s) for {workers} worker(s)")
-    return [{i} for i in range(workers)], set(range(workers, n_cpus))
+    cpus = sorted(cpus)
+    if workers < 1 or len(cpus) <= workers:
+        raise ValueError(f"--pin needs more CPUs than workers: {len(cpus)} CPU(s) for {workers} worker(s)")
+    return [{c} for c in cpus[:workers]], set(cpus[workers:])
 
 
 def start_child(

@@ -45,7 +45,6 @@ _FIELD_EVENT = {"acknowledge": "acknowledged", "start": "started", "resolve": "r
 _KEEP_COMMANDS = 200
 _KEEP_EVENTS = 40
 _KEEP_OBSERVATIONS = 500
-_ROUTE_FIELDS = (("department", "department"), ("confidence", "route_confidence"), ("source", "route_source"))
 
 
 @dataclass
@@ -166,7 +165,11 @@ def _attach(state: dict[str, Any] | None, cmd: dict[str, Any], city: CityConfig,
     events = []
     if state["reports"] == 1:
         # The intake stage's route (a hotline report's): the dispatch step uses it for the case opened here.
-        route = {f"route_{k}": obs[f] for k, f in _ROUTE_FIELDS if obs.get("department")}
+        route = {
+            "route_department": obs["department"],
+            "route_confidence": obs.get("route_confidence", 0.0),
+            "route_source": obs.get("route_source", ""),
+        } if obs.get("department") else {}
         events.append(_event(state, "opened", at, cid, **extra, **route))
     elif state["status"] in ("resolved", "verified", "closed"):
         state["status"] = "reopened"

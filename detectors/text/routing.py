@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -49,6 +50,14 @@ class RouteDecision:
     confidence: float
     source: str  # "rule" | "model" | "triage"
     auto: bool
+
+    def observation_fields(self) -> dict[str, Any]:
+        """The route as an intake stage writes it on its observation (``schemas.records.Observation``)."""
+        return {
+            "department": self.department,
+            "route_confidence": round(min(1.0, max(0.0, self.confidence)), 4),
+            "route_source": self.source,
+        }
 
 
 def top_reasons(probs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -31,7 +31,8 @@ class Supervisor:
         # --pin: each worker on a CPU of its own; the broker, Redis, this process and its shell on the rest.
         self.worker_cpus: list[set[int]] | None = None
         if pin:
-            self.worker_cpus, self.stack.infra_cpus = cpu_plan(len(os.sched_getaffinity(0)), workers)
+            self.worker_cpus, self.stack.infra_cpus = cpu_plan(sorted(os.sched_getaffinity(0)), workers)
+        self._cpus_of: dict[str, set[int]] = {}  # a restarted worker keeps its CPU
         self.external = "CITYOPS_KAFKA_URL" in os.environ and "CITYOPS_REDIS_URL" in os.environ
         self.worker_ports: dict[str, int] = {}
         self.info: StackInfo | None = None
@@ -59,7 +60,9 @@ class Supervisor:
         return self.info
 
     def _start_worker(self, worker_id: str, port: int) -> ChildProcess:
-        cpus = self.worker_cpus[len(self.worker_ports) % len(self.worker_cpus)] if self.worker_cpus else None
+        if self.worker_cpus and worker_id not in self._cpus_of:
+            self._cpus_of[worker_id] = self.worker_cpus[len(self._cpus_of)]
+        cpus = self._cpus_of.get(worker_id)
         child, _ = self.stack.start_worker(worker_id, port, self.city, cpus=cpus)
         self.worker_ports[worker_id] = port
         return child
