@@ -63,12 +63,18 @@ PRECISE_POINTS = ("exact", "address", "camera")
 
 
 def route_query(ev: dict[str, Any]) -> RouteQuery:
-    """What the router is asked about a case event; the point only when the report placed it precisely."""
+    """What the router is asked about a case event; the point only when the report placed it precisely.
+
+    A problem reported again after its fix (``reopened``) is a repeated petition, whatever the report says.
+    """
     precise = ev["detail"].get("location_precision", "") in PRECISE_POINTS
     flag = ev["detail"].get("has_address")  # detail values are strings; absent: not a hotline report's event
+    petition = int(ev["detail"].get("petition", "1"))
+    if ev["type"] == "reopened":
+        petition = max(petition, 2)
     return RouteQuery(ev["kind"], ev["category"], ev["reason"], ev["district"], ev["text"],
                       lat=ev["lat"] if precise else None, lon=ev["lon"] if precise else None,
-                      has_address=None if flag is None else flag == "True")
+                      has_address=None if flag is None else flag == "True", petition=petition)
 
 
 def intake_route(ev: dict[str, Any], departments: set[str]) -> RouteDecision | None:

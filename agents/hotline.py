@@ -80,10 +80,12 @@ def to_observation(
         location_precision=analysis.precision,
         text=analysis.text,
         language=analysis.language,
-        # has_address: the classifier's address flag, with which the router re-reads its reason scores.
+        # has_address: the classifier's address flag, with which the router re-reads its reason scores;
+        # petition: the report's petition count, which the router reads again when it re-routes the case.
         labels={
             "reason_confidence": round(analysis.reason_confidence, 4),
             "has_address": float(_has_address(event)),
+            "petition": float(event.petition),
         },
         **route.observation_fields(),
     )
@@ -95,7 +97,9 @@ def _has_address(event: HotlineEvent) -> bool:
 
 def _analyze_and_route(events: Sequence[HotlineEvent]) -> list[tuple[ComplaintAnalysis, RouteDecision]]:
     analyses = _analyzer().analyze(events)
-    routes = _router().route([a.route_query(_has_address(e)) for a, e in zip(analyses, events, strict=True)])
+    routes = _router().route(
+        [a.route_query(_has_address(e), e.petition) for a, e in zip(analyses, events, strict=True)]
+    )
     return list(zip(analyses, routes, strict=True))
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["build_spb", "convex_hull", "read_history", "slug"]
+__all__ = ["build_spb", "convex_hull", "petition_count", "read_history", "slug"]
 
 _CYRILLIC = "абвгдеёжзийклмнопрстуфхцчшщъыьэюя"
 _LATIN = "a b v g d e e zh z i y k l m n o p r s t u f kh ts ch sh shch - y - e yu ya".split()  # noqa: SIM905
@@ -31,6 +31,14 @@ def slug(text: str) -> str:
     """ASCII identifier for a Russian (or any) label: 'Невский' -> 'nevskiy'."""
     out = "".join(_TRANSLIT.get(ch, ch) for ch in text.lower()).replace("-", "")
     return re.sub(r"[^a-z0-9]+", "_", out).strip("_")
+
+
+def petition_count(row: dict[str, Any]) -> int:
+    """An SPb row's petition count (``n_petitions``): 1 for a first appeal, or where missing or unreadable."""
+    try:
+        return max(1, int(row.get("n_petitions") or 1))
+    except (TypeError, ValueError):
+        return 1
 
 
 def read_history(path: str | Path) -> Iterator[dict[str, Any]]:

@@ -96,6 +96,9 @@ class HotlineEvent(faust.Record, serializer="json"):
     district: str = ""
     language: str = ""
     service_code: str = ""
+    # 1: a first appeal; n: the citizen's n-th petition on the same problem (a repeated appeal after an
+    # answer they did not accept). Repeated petitions go where the city's history sends them.
+    petition: int = 1
 
 
 class Observation(faust.Record, serializer="json"):
@@ -303,6 +306,7 @@ FIELD_RULES: dict[str, dict[str, dict[str, Any]]] = {
         "lat": _LAT,
         "lon": _LON,
         "address": {"maxLength": 500},
+        "petition": {"minimum": 1, "maximum": 1000},
     },
     "Observation": {
         "observation_id": _ID,

@@ -19,7 +19,7 @@ from typing import Any
 from agents.logic.dedupe import dedupe_group
 from agents.logic.dedupe_eval import DedupeReplay, Report, replay
 from config import CityConfig
-from config.from_history import read_history, slug
+from config.from_history import petition_count, read_history, slug
 from detectors.text.routing import RouteQuery, Router
 from schemas.codec import encode
 from schemas.records import SCHEMA_VERSION, Observation
@@ -96,7 +96,7 @@ def spb_observations(path: Path, city: CityConfig, n: int, run: str, routed: boo
         text, district = (row.get("text") or "")[:300], slug(row["district"])
         rows.append((row, cid, rid, city.kind_for(rid, cid), text, district))
         queries.append(RouteQuery(rows[-1][3], cid, rid, district, text, float(row["lat"]), float(row["lon"]),
-                                  bool(row.get("address"))))
+                                  bool(row.get("address")), petition_count(row)))
         if len(rows) >= n:
             break
     routes = [d.observation_fields() for d in Router.load(city).route(queries)] if routed else [{}] * len(rows)
@@ -105,7 +105,8 @@ def spb_observations(path: Path, city: CityConfig, n: int, run: str, routed: boo
             schema_version=SCHEMA_VERSION, observation_id=f"bench:{run}:{row['id']}", source="hotline",
             source_id=str(row["id"]), observed_at=now, ingested_at=now, kind=kind, category=cid, reason=rid,
             lat=float(row["lat"]), lon=(float(row["lon"]) + shift + 180.0) % 360.0 - 180.0, district=district,
-            confidence=0.95, text=text, labels={"has_address": float(bool(row.get("address")))}, **route,
+            confidence=0.95, text=text, **route,
+            labels={"has_address": float(bool(row.get("address"))), "petition": float(petition_count(row))},
         )
         for (row, cid, rid, kind, text, district), route in zip(rows, routes, strict=True)
     ]

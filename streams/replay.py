@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from config.from_history import read_history, slug
+from config.from_history import petition_count, read_history, slug
 from schemas.codec import encode
 from schemas.records import SCHEMA_VERSION, HotlineEvent
 from streams.client import producer
@@ -64,6 +64,7 @@ def row_to_event(row: dict[str, Any], fmt: str) -> HotlineEvent:
             received_at=_epoch(row["created"]), text=row.get("text") or "", lat=_float(row.get("lat")),
             lon=_float(row.get("lon")), address=(row.get("address") or "")[:500],
             district=slug(row["district"]) if row.get("district") else "", language="ru",
+            petition=petition_count(row),
         )
     if fmt == "nyc311":
         text = " / ".join(x for x in (row.get("complaint_type"), row.get("descriptor")) if x)

@@ -160,8 +160,11 @@ def _attach(state: dict[str, Any] | None, cmd: dict[str, Any], city: CityConfig,
         "text": obs.get("text", "")[:500],
         "location_precision": obs.get("location_precision", "exact"),
     }
-    if "has_address" in (obs.get("labels") or {}):  # a hotline report: the router re-reads its reason scores
-        extra["has_address"] = bool(obs["labels"]["has_address"])
+    labels = obs.get("labels") or {}
+    if "has_address" in labels:  # a hotline report: the router re-reads its reason scores
+        extra["has_address"] = bool(labels["has_address"])
+    if labels.get("petition", 1) > 1:  # a repeated petition: the router weighs it when it re-routes
+        extra["petition"] = int(labels["petition"])
     events = []
     if state["reports"] == 1:
         # The intake stage's route (a hotline report's): the dispatch step uses it for the case opened here.

@@ -47,15 +47,17 @@ class ComplaintAnalysis:
     precision: str
     district: str
 
-    def route_query(self, has_address: bool) -> RouteQuery:
+    def route_query(self, has_address: bool, petition: int = 1) -> RouteQuery:
         """What the router is asked about this complaint: its point only if the report or its address gave one.
 
         A district's or the city's centre stands for "no point", so the spatial prior is not read there.
+
+        :param petition: the report's petition count (``HotlineEvent.petition``)
         """
         placed = self.precision in ("exact", "address")
         return RouteQuery(self.kind, self.category, self.reason, self.district, self.text,
                           lat=self.lat if placed else None, lon=self.lon if placed else None,
-                          has_address=has_address)  # fmt: skip
+                          has_address=has_address, petition=petition)  # fmt: skip
 
 
 class ComplaintAnalyzer:

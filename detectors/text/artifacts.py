@@ -94,6 +94,8 @@ def save_bundle(bundle: Bundle, city_id: str, models_dir: str | Path | None = No
         arrays["dispatch.bias"] = d.bias.astype(np.float32)
         arrays["dispatch.reason_district"] = d.reason_district.astype(np.float16)
         arrays["dispatch.category_district"] = d.category_district.astype(np.float16)
+        if d.repeat_weights is not None:
+            arrays["dispatch.repeat_weights"] = d.repeat_weights.astype(np.float32)
         if d.spatial is not None and d.spatial_weights is not None:
             arrays["dispatch.spatial_weights"] = d.spatial_weights.astype(np.float32)
             arrays["dispatch.spatial.prior"] = d.spatial.district_prior.astype(np.float32)
@@ -213,6 +215,7 @@ def _load(npz_path: Path, json_path: Path, mtime: float) -> Bundle:
                 confidence_map=(di["confidence_map"][0], di["confidence_map"][1]),
                 spatial=_spatial(arrays, di.get("spatial")),
                 spatial_weights=arrays.get("dispatch.spatial_weights"),
+                repeat_weights=arrays.get("dispatch.repeat_weights"),
                 reason_head=di.get("reason_head", ""),
                 reason_temperature=float(di.get("reason_temperature", 1.0)),
                 reason_top=int(di.get("reason_top", 1)),

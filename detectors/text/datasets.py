@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from config.from_history import read_history, slug
+from config.from_history import petition_count, read_history, slug
 from config.models import CityConfig
 
 __all__ = [
@@ -45,6 +45,9 @@ class LabeledComplaint:
     district: str
     levels: tuple[str, ...]
     department: str
+    # The appeal's petition count: 1 for a first appeal, n for the n-th on the same problem (SPb
+    # ``n_petitions``). The department recorded is the one that answered the latest petition.
+    petition: int = 1
 
 
 def _when(value: str) -> datetime:
@@ -116,6 +119,7 @@ def _spb(row: dict[str, Any], ids: _Ids) -> LabeledComplaint:
         district=ids.district(row.get("district")),
         levels=levels,
         department=ids.department(row.get("executor")),
+        petition=petition_count(row),
     )
 
 

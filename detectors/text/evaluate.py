@@ -50,12 +50,15 @@ def to_event(row: LabeledComplaint) -> HotlineEvent:
     return HotlineEvent(
         schema_version=1, event_id=row.id, channel="history", received_at=row.created.timestamp(), text=row.text,
         lat=row.lat, lon=row.lon, address=row.address, district="", language="", service_code="",
+        petition=row.petition,
     )  # fmt: skip
 
 
-def _queries(analyses: Sequence[ComplaintAnalysis], addresses: Sequence[str]) -> list[RouteQuery]:
-    """Route queries as the hotline stage asks them (geocoded point, address flag)."""
-    return [a.route_query(bool(address.strip())) for a, address in zip(analyses, addresses, strict=True)]
+def _queries(analyses: Sequence[ComplaintAnalysis], events: Sequence[HotlineEvent]) -> list[RouteQuery]:
+    """Route queries as the hotline stage asks them (geocoded point, address flag, petition count)."""
+    return [
+        a.route_query(bool((e.address or "").strip()), e.petition) for a, e in zip(analyses, events, strict=True)
+    ]
 
 
 def _run(
@@ -69,7 +72,7 @@ def _run(
         started = time.perf_counter()
         for s in range(0, len(events), BATCH):
             batch = analyzer.analyze(events[s : s + BATCH])
-            routed = router.route(_queries(batch, [e.address or "" for e in events[s : s + BATCH]]))
+            routed = router.route(_queries(batch, events[s : s + BATCH]))
             if attempt == 0:
                 analyses.extend(batch)
                 decisions.extend(routed)
@@ -77,7 +80,7 @@ def _run(
     single = events[:ONE_BY_ONE]
     started = time.perf_counter()
     for event in single:
-        router.route(_queries(analyzer.analyze([event]), [event.address or ""]))
+        router.route(_queries(analyzer.analyze([event]), [event]))
     elapsed = time.perf_counter() - started
     throughput = {
         "batched_items_per_s": round(statistics.median(rates), 1),
@@ -122,7 +125,7 @@ def _dispatch(
     }
     model = bundle.dispatch
     if model is not None and labelled:
-        queries = _queries([a for _r, a, _d in labelled], [r.address for r, _a, _d in labelled])
+        queries = _queries([a for _r, a, _d in labelled], [to_event(r) for r, _a, _d in labelled])
         best, confidence = model.decide(model.probabilities(bundle.scorer, queries))
         truth = [r.department for r, _a, _d in labelled]
         correct = np.array([model.labels[b] == t for b, t in zip(best, truth, strict=True)])

@@ -46,6 +46,17 @@ def _reasons(d: dict[str, Any]) -> str:
     return f"; read for the classifier's {k} most probable reasons, weighted by probability" if k > 1 else ""
 
 
+def _repeats(d: dict[str, Any]) -> str:
+    n = d.get("repeated_petitions", 0)
+    if not n:
+        return ""
+    return (
+        f"\n  Repeated petitions (the citizen's second or later appeal on the same problem; {n} in training) "
+        "are one more column: the product sends them, and cases reopened after their fix, where history "
+        "sent repeats."
+    )
+
+
 def _recency(city: CityConfig) -> str:
     half_life = city.routing.history_half_life_days
     if not half_life:
@@ -147,7 +158,8 @@ def write_card(
         f"""- Dispatch: one linear SVM over *roles* (departments that exist once per district, e.g. the district
   administrations, share one role; {d.get("roles", "?")} roles), expanded back to departments by the case's
   district, on the text, the (reason × district) and (category × district) tables (out-of-fold reasons in
-  training{_reasons(d)}) and place.{_recency(city)} Place: for grids of
+  training{_reasons(d)}), whether the appeal is a repeated petition, and place.{_repeats(d)}{_recency(city)}
+  Place: for grids of
   {_scales(d)}: the roles of the historical appeals in the query's cell
   (and ring), smoothed toward the district, as `log(p_here / p_district)` per role; training rows get
   them from the history outside their own time fold (10 contiguous folds), the held-out 15 % from the
@@ -160,8 +172,8 @@ def write_card(
 What it does: language detection and PII redaction, then a hierarchical taxonomy classifier
 ({" → ".join(lv["name"] for lv in levels)}) with calibrated confidences, geocoding (coordinates, else a
 gazetteer of historical addresses, else the district centre) and a dispatch model (department from
-text + reason × district + category × district + who answered the appeals made around the case's
-point before) with an auto-dispatch threshold. Runtime is numpy only (`detectors/text`); training uses
+text + reason × district + category × district + repeated petition + who answered the appeals made
+around the case's point before) with an auto-dispatch threshold. Runtime is numpy only (`detectors/text`); training uses
 scikit-learn (`detectors/text/train.py`, `detectors/text/train_dispatch.py`).
 
 ## Data

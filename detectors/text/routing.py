@@ -2,8 +2,9 @@
 
 The dispatch model scores every department from the complaint text (the shared
 TF-IDF features), learned tables for (reason, district) and (category,
-district) and, when the case has a point, who answered the appeals made around
-it before (:mod:`detectors.text.spatial`). The reason table is read for the
+district), whether the report is a repeated petition and, when the case has a
+point, who answered the appeals made around it before
+(:mod:`detectors.text.spatial`). The reason table is read for the
 classifier's few most probable reasons, weighted by their probabilities, when the
 case's reason is one of them.
 Its softmax confidence is calibrated on held-out data and compared with
@@ -40,6 +41,7 @@ class RouteQuery:
     lat: float | None = None
     lon: float | None = None
     has_address: bool | None = None  # the classifier's address flag; None: unknown, the reason alone is used
+    petition: int = 1  # 2+: a repeated petition on the same problem (or a case reopened after its fix)
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,9 @@ class DispatchModel:
     """Linear department scorer; tables are indexed ``[reason or category, district]``, last index = unknown.
 
     With ``spatial``, ``spatial.features(point, category, district) @ spatial_weights`` is added to the scores
-    (zero for a query without a point). With ``reason_top > 1`` the reason table is read for the
+    (zero for a query without a point). With ``repeat_weights``, they are added for a repeated petition
+    (``petition > 1``): in SPb the district administration answers most of those, whoever had the first.
+    With ``reason_top > 1`` the reason table is read for the
     ``reason_top`` most probable reasons of the scorer's ``reason_head`` (``softmax(reason_temperature *
     scores)``, renormalised, scored with the query's ``has_address`` as the classifier scored it), as in
     training; a query whose reason is not among them (a reporter's service code, say) or whose address
@@ -94,6 +98,7 @@ class DispatchModel:
     reason_head: str = ""
     reason_temperature: float = 1.0
     reason_top: int = 1
+    repeat_weights: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self._reason = {r: i for i, r in enumerate(self.reasons)}
@@ -124,6 +129,9 @@ class DispatchModel:
             lat = np.array([np.nan if q.lat is None else q.lat for q in queries], dtype=np.float64)
             lon = np.array([np.nan if q.lon is None else q.lon for q in queries], dtype=np.float64)
             scores = scores + self.spatial.features(lat, lon, c, d) @ self.spatial_weights
+        if self.repeat_weights is not None:
+            repeat = np.array([q.petition > 1 for q in queries], dtype=np.float32)
+            scores = scores + repeat[:, None] * self.repeat_weights
         return softmax(self.temperature * scores)
 
     def decide(self, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -8,7 +8,7 @@ Stages, all on rows ordered by time:
 2. final fit of the same on all training rows;
 3. out-of-fold reasons (contiguous time folds), so the dispatch model learns
    from the reasons the classifier will really give it;
-4. dispatch model (:mod:`detectors.text.train_dispatch`: roles, tables, place)
+4. dispatch model (:mod:`detectors.text.train_dispatch`: roles, tables, place, repeated petitions)
    fitted on the earlier 85 %, calibrated on the later 15 % — whose spatial
    features come from the earlier rows only — where the auto-dispatch threshold
    is chosen for the target precision; then refitted on all rows; with the
@@ -144,6 +144,7 @@ class _Trainer:
         self.levels = city.taxonomy.levels[: max(1, min(depth, len(city.taxonomy.levels)))]
         self.texts = [redact(r.text).text for r in self.rows]
         self.has_address = np.array([bool(r.address.strip()) for r in self.rows])
+        self.repeat = np.array([r.petition > 1 for r in self.rows])
         self.lat = np.array([np.nan if r.lat is None else r.lat for r in self.rows], dtype=np.float64)
         self.lon = np.array([np.nan if r.lon is None else r.lon for r in self.rows], dtype=np.float64)
         self.days = np.array([r.created.timestamp() / 86400.0 for r in self.rows])
@@ -300,7 +301,7 @@ class _Trainer:
             ]
         )
         x_text = design.matrix(self.texts)
-        x, _ = dispatch_matrix(x_text, top, c, d, nr, nc, nd, place, weight)
+        x, _ = dispatch_matrix(x_text, top, c, d, nr, nc, nd, place, weight, self.repeat)
         w, b = fit_linear(x[early], y_role[early], n_roles, self.s.dispatch_c, self.recency(early))
         scores = department_scores(x[late] @ w + b, d[late], roles, nd)
         temperature = fit_temperature(scores, y[late])
@@ -321,6 +322,7 @@ class _Trainer:
             "held_out_accuracy_all": round(float(correct.mean()), 4),
             "curve": curve_points(conf, correct),
             "roles": n_roles,
+            "repeated_petitions": int(self.repeat[y >= 0].sum()),
             "spatial_scales": [asdict(sc) for sc in SCALES],
         }
         self.say(
@@ -329,10 +331,11 @@ class _Trainer:
         )
         n = len(self.rows)
         place = self._place(0, n, y_role, c, d, n_roles)
-        x, widths = dispatch_matrix(x_text, top, c, d, nr, nc, nd, place, weight)
+        x, widths = dispatch_matrix(x_text, top, c, d, nr, nc, nd, place, weight, self.repeat)
         known = y >= 0
         w, b = fit_linear(x[known], y_role[known], n_roles, self.s.dispatch_c, self.recency(known))
-        text_w, rd, cd, wr, wc, wd, wp = (part[:, roles.of] for part in np.split(w, np.cumsum(widths)[:-1]))
+        parts = (part[:, roles.of] for part in np.split(w, np.cumsum(widths)[:-1]))
+        text_w, rd, cd, wr, wc, wd, wp, repeat_w = parts
         e = len(self.departments)
         reason_district = rd.reshape(nr + 1, nd + 1, e) + wr[:, None, :] + wd[None, :, :]
         other = (roles.home[None, :] >= 0) & (roles.home[None, :] != np.arange(nd)[:, None])
@@ -353,6 +356,7 @@ class _Trainer:
             confidence_map=conf_map,
             spatial=self._prior(n, y_role, c, d, n_roles),
             spatial_weights=wp,
+            repeat_weights=repeat_w[0] if self.repeat[known].any() else None,
         )
         return model, info
 

@@ -8,6 +8,8 @@
   category in training (what the classifier will really give), the query's at run time. The reason
   columns carry the classifier's :data:`REASON_TOP` most probable reasons, weighted by their
   probabilities (renormalised), so a doubt between two reasons reaches the dispatch model.
+* **Repeated petitions.** One column, set for a citizen's second or later petition on a problem: in the
+  SPb history 89 % of those (first petitions: 19 %) were answered by a district administration.
 * **Place.** :mod:`detectors.text.spatial` features over :data:`SCALES`, counted per role; training rows
   get them from the history outside their own time fold.
 """
@@ -89,11 +91,13 @@ def _onehot(index: np.ndarray, width: int, weight: np.ndarray | None = None) -> 
 def dispatch_matrix(
     x_text: csr_matrix, reasons: np.ndarray, categories: np.ndarray, districts: np.ndarray, n_reasons: int,
     n_categories: int, n_districts: int, spatial: np.ndarray, reason_weights: np.ndarray | None = None,
+    repeat: np.ndarray | None = None,
 ) -> tuple[csr_matrix, list[int]]:  # fmt: skip
-    """Design rows ``[text | reason×district | category×district | reason | category | district | place]``.
+    """Rows ``[text | reason×district | category×district | reason | category | district | place | repeat]``.
 
     :param reasons: reason index per row (``n_reasons``: unknown), or ``(n, k)`` indices weighted by
         ``reason_weights``; ``categories`` and ``districts``: one index per row (the last: unknown)
+    :param repeat: per row, whether it is a repeated petition (``None``: none is)
     :returns: the matrix and the widths of its blocks
     """
     nr, nc, nd = n_reasons + 1, n_categories + 1, n_districts + 1
@@ -106,5 +110,6 @@ def dispatch_matrix(
         _onehot(categories, nc),
         _onehot(districts, nd),
         csr_matrix(spatial.astype(np.float32)),
+        csr_matrix((np.zeros(len(districts)) if repeat is None else repeat).astype(np.float32)[:, None]),
     ]
     return hstack(blocks).tocsr(), [b.shape[1] for b in blocks]

@@ -83,3 +83,13 @@ def test_decide_asks_the_router_only_about_cases_without_an_intake_route(monkeyp
     decisions = decide([routed, unrouted, routed])
     assert [d.department for d in decisions] == [DEPARTMENT, "org.from_router", DEPARTMENT]
     assert len(asked) == 1 and asked[0].text == "фасад"
+
+
+def test_a_repeated_petition_reaches_the_router_and_a_reopened_case_is_one() -> None:
+    assert route_query(opened_event("exact", {"has_address": 1.0, "petition": 2.0})).petition == 2
+    first = opened_event("exact", {"has_address": 1.0, "petition": 1.0})
+    assert "petition" not in first["detail"] and route_query(first).petition == 1
+    assert route_query(opened_event("exact")).petition == 1  # a camera's case
+    assert route_query({**first, "type": "reopened"}).petition == 2  # reported again after its fix
+    third = opened_event("exact", {"petition": 3.0})
+    assert route_query({**third, "type": "reopened"}).petition == 3

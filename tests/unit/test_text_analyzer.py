@@ -145,6 +145,13 @@ def test_spatial_prior_survives_save_and_load(models, tmp_path):
     first = model.probabilities(bundle.scorer, queries)
     second = again.dispatch.probabilities(again.scorer, queries)
     assert np.allclose(first, second, atol=1e-4)
+    # Repeated petitions in the history (SPb n_petitions > 1) give the model its repeat weights, kept on save.
+    assert any(r.petition > 1 for r in read_complaints(city, limit=900))
+    assert model.repeat_weights is not None and again.dispatch.repeat_weights is not None
+    repeats = [RouteQuery(q.kind, q.category, q.reason, q.district, q.text, q.lat, q.lon, petition=2) for q in queries]
+    assert np.allclose(model.probabilities(bundle.scorer, repeats), again.dispatch.probabilities(again.scorer, repeats),
+                       atol=1e-4)
+    assert not np.allclose(first, model.probabilities(bundle.scorer, repeats), atol=1e-3)
     # Where the appeals were made matters: the same queries without their points score differently.
     pointless = [RouteQuery(q.kind, q.category, q.reason, q.district, q.text) for q in queries]
     assert not np.allclose(first, model.probabilities(bundle.scorer, pointless), atol=1e-3)

@@ -112,3 +112,17 @@ def test_the_reason_table_is_read_for_the_most_probable_reasons():
     np.testing.assert_allclose(np.log(probs[0, 1] / probs[0, 0]), 0.4 * 2.0 - 0.6 * 1.0, atol=1e-5)
     np.testing.assert_allclose(np.log(probs[1, 1] / probs[1, 0]), 3.0, atol=1e-5)  # not among them: its own
     np.testing.assert_allclose(np.log(probs[2, 1] / probs[2, 0]), -1.0, atol=1e-5)  # flag unknown: its own
+
+
+def test_a_repeated_petition_adds_the_repeat_weights():
+    """First petitions go to the favourite; a second or later petition gets the learned repeat shift."""
+    departments = ["org.zha", "org.administration"]
+    scorer, model = _model(departments, "org.zha")
+    model.repeat_weights = np.array([0.0, 6.0], np.float32)
+    first, second, third = (RouteQuery("general", "", "", "", "парадная", petition=p) for p in (1, 2, 3))
+    probs = model.probabilities(scorer, [first, second, third])
+    assert probs[0].argmax() == 0 and probs[1].argmax() == 1
+    np.testing.assert_allclose(np.log(probs[1, 1] / probs[1, 0]), 2.0, atol=1e-5)  # bias 4 for org.zha, +6
+    np.testing.assert_allclose(probs[2], probs[1])  # a third petition is a repeat like the second
+    model.repeat_weights = None  # a model from a history without repeated petitions
+    assert model.probabilities(scorer, [second]).argmax() == 0

@@ -144,6 +144,14 @@ def test_evaluation_routes_with_the_geocoded_point_but_not_a_centre():
     def analysis(precision):
         return ComplaintAnalysis("ru", "x", "", "c.x", "r.x", 0.9, 0.8, "general", LAT, LON, precision, "nevskiy")
 
-    queries = _queries([analysis(p) for p in ("exact", "address", "district", "city")], ["", "x", "", ""])
+    from schemas.records import HotlineEvent
+
+    events = [
+        HotlineEvent(schema_version=1, event_id=f"e{i}", channel="replay", received_at=1.0, text="x", address=address,
+                     petition=petition)
+        for i, (address, petition) in enumerate([("", 1), ("x", 2), ("", 1), ("", 1)])
+    ]  # fmt: skip
+    queries = _queries([analysis(p) for p in ("exact", "address", "district", "city")], events)
     assert [(q.lat, q.lon) for q in queries] == [(LAT, LON), (LAT, LON), (None, None), (None, None)]
     assert [q.has_address for q in queries] == [False, True, False, False]
+    assert [q.petition for q in queries] == [1, 2, 1, 1]
