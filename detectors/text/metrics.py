@@ -20,6 +20,7 @@ __all__ = [
     "fit_temperature",
     "macro_f1",
     "precision_coverage",
+    "wilson_lower",
 ]
 
 
@@ -83,8 +84,24 @@ def precision_coverage(confidence: np.ndarray, correct: np.ndarray) -> tuple[np.
     return conf, taken / max(len(conf), 1), hits / taken
 
 
-def choose_threshold(confidence: np.ndarray, correct: np.ndarray, target: float, min_items: int = 50) -> float:
-    """Lowest confidence whose auto-dispatched set (confidence >= it) still reaches ``target`` precision.
+Z_ONE_SIDED_95 = 1.645
+
+
+def wilson_lower(hits: np.ndarray, n: np.ndarray, z: float = Z_ONE_SIDED_95) -> np.ndarray:
+    """One-sided Wilson lower confidence bound of a proportion ``hits / n`` (elementwise)."""
+    n = np.maximum(np.asarray(n, dtype=np.float64), 1.0)
+    p = np.asarray(hits, dtype=np.float64) / n
+    centre = p + z * z / (2 * n)
+    spread = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return (centre - spread) / (1 + z * z / n)
+
+
+def choose_threshold(
+    confidence: np.ndarray, correct: np.ndarray, target: float, min_items: int = 50, z: float = Z_ONE_SIDED_95
+) -> float:
+    """Lowest confidence whose auto-dispatched set (confidence >= it) reaches ``target`` precision with
+    95 % confidence: the one-sided Wilson lower bound of its held-out precision, not the precision itself
+    (``z=0``), must reach the target, so a held-out set that was lucky does not set the threshold.
 
     Cut-offs are only taken between distinct confidence values; with fewer than ``min_items`` items
     above every qualifying cut-off, nothing is dispatched automatically (threshold 1.0).
@@ -92,8 +109,10 @@ def choose_threshold(confidence: np.ndarray, correct: np.ndarray, target: float,
     if len(confidence) == 0:
         return 1.0
     conf, _coverage, precision = precision_coverage(confidence, correct)
+    taken = np.arange(1, len(conf) + 1)
+    bound = wilson_lower(precision * taken, taken, z) if z > 0 else precision
     distinct = np.r_[conf[1:] < conf[:-1], True]  # last item of each run of equal confidences
-    ok = np.flatnonzero(distinct & (precision >= target) & (np.arange(len(conf)) + 1 >= min_items))
+    ok = np.flatnonzero(distinct & (bound >= target) & (taken >= min_items))
     return float(conf[ok.max()]) if len(ok) else 1.0
 
 

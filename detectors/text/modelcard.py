@@ -214,8 +214,10 @@ Calibration on the held-out 15 % of the split variant's training period:
 ## Auto-dispatch threshold
 
 Shipped threshold **{d.get("threshold")}** for target precision {d.get("target_precision")} (chosen on the last 15 %
-of the training period; written to `config/cities/{city.city.id}/routing.yaml`). On that held-out slice:
-auto rate {d.get("held_out_auto_rate")}, precision {d.get("held_out_auto_precision")}.
+of the training period, as the lowest at which the one-sided 95 % Wilson lower bound of the precision
+reaches the target; written to `config/cities/{city.city.id}/routing.yaml`). On that held-out slice:
+auto rate {d.get("held_out_auto_rate")}, precision {d.get("held_out_auto_precision")} (95 % lower bound
+{d.get("held_out_auto_precision_lower_95", "n/a")}).
 
 {notes}
 

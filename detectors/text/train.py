@@ -11,7 +11,8 @@ Stages, all on rows ordered by time:
 4. dispatch model (:mod:`detectors.text.train_dispatch`: roles, tables, place, repeated petitions)
    fitted on the earlier 85 %, calibrated on the later 15 % — whose spatial
    features come from the earlier rows only — where the auto-dispatch threshold
-   is chosen for the target precision; then refitted on all rows; with the
+   is chosen so that the 95 % lower bound of the precision reaches the target;
+   then refitted on all rows; with the
    city's ``routing.history_half_life_days``, older rows weigh less in both fits;
 5. gazetteer and district grid from the rows' addresses and coordinates.
 """
@@ -43,6 +44,7 @@ from detectors.text.metrics import (
     expected_calibration_error,
     fit_confidence_map,
     fit_temperature,
+    wilson_lower,
 )
 from detectors.text.redact import redact
 from detectors.text.routing import DispatchModel, RouteQuery, match_rule, top_reasons
@@ -319,6 +321,7 @@ class _Trainer:
             "held_out_rows": len(conf),
             "held_out_auto_rate": round(float(auto.mean()), 4),
             "held_out_auto_precision": round(float(correct[auto].mean()) if auto.any() else 0.0, 4),
+            "held_out_auto_precision_lower_95": round(float(wilson_lower(correct[auto].sum(), auto.sum())[()]), 4),
             "held_out_accuracy_all": round(float(correct.mean()), 4),
             "curve": curve_points(conf, correct),
             "roles": n_roles,
