@@ -57,6 +57,18 @@ def test_complaint_becomes_observation_case_task_and_alert(stack: Stack) -> None
     assert doc["reports"] >= 1 and doc["timeline"][-1]["type"] == decision["type"]
 
 
+def test_a_repeated_petition_is_marked_on_its_observation_and_case(stack: Stack) -> None:
+    since = {t: stack.offsets(t) for t in ("observations", "case-events")}
+    event = complaint("Повторно: в парадной не убирают, грязь на лестнице.", petition=2, lat=59.865, lon=30.321)
+    stack.send("hotline-events", event.event_id, encode(event))
+    obs_id = f"hotline:{event.event_id}"
+    (obs,) = stack.read_json("observations", lambda d: d["observation_id"] == obs_id, 1, since=since["observations"])
+    assert obs["labels"]["petition"] == 2.0 and obs["department"]
+    (case_event,) = stack.read_json("case-events", lambda d: d["detail"].get("observation_id") == obs_id, 1,
+                                    since=since["case-events"])
+    assert case_event["detail"]["petition"] == "2"  # a later re-routing of the case reads it again
+
+
 def test_real_appeals_are_classified_and_dispatched(stack: Stack) -> None:
     events = load_events(SPB_FILE, 60, latest=True)
     run = uuid.uuid4().hex[:6]

@@ -176,3 +176,19 @@ def test_an_open311_service_code_is_the_reporters_own_classification():
     assert by_category.reason == "" or nodes[by_category.reason].parent == "c.sanitarnoe_sostoyanie"
     assert (unknown.category, unknown.reason, unknown.confidence) == (
         by_model.category, by_model.reason, by_model.confidence)
+
+
+def test_the_shipped_model_sends_a_repeated_petition_to_the_district_administration():
+    """A first stairwell or lift appeal goes to the district's housing agency, a repeat to its administration."""
+    city = load_city("spb")
+    analyzer, router = ComplaintAnalyzer.load(city), Router.load(city)
+    texts = ("В парадной не убирают уже месяц, грязь на лестнице и мусор.", "Не работает лифт во втором подъезде")
+    for lat, lon, district in ((59.865, 30.321, "moskovskogo"), (59.838, 30.245, "kirovskogo")):
+        for text in texts:
+            first, repeat = (
+                router.route([analyzer.analyze([HotlineEvent(**{**_event(text, lat, lon, "").asdict(),
+                                                                "petition": p})])[0].route_query(False, p)])[0]
+                for p in (1, 2)
+            )  # fmt: skip
+            assert first.department == f"org.spb_gku_zha_{district}_rayona", (text, first)
+            assert repeat.department == f"org.administratsiya_{district}_rayona", (text, repeat)
