@@ -46,14 +46,15 @@ def _reasons(d: dict[str, Any]) -> str:
     return f"; read for the classifier's {k} most probable reasons, weighted by probability" if k > 1 else ""
 
 
-def _repeats(d: dict[str, Any]) -> str:
+def _repeats(d: dict[str, Any]) -> tuple[str, str]:
+    """The repeat column's mention in the feature list, and its note (empty: the history has no repeats)."""
     n = d.get("repeated_petitions", 0)
     if not n:
-        return ""
+        return "", ""
     return (
-        f"\n  Repeated petitions (the citizen's second or later appeal on the same problem; {n} in training) "
-        "are one more column: the product sends them, and cases reopened after their fix, where history "
-        "sent repeats."
+        " whether the appeal is a repeated petition,",
+        f"\n  Repeated petitions (a citizen's second or later appeal on the same problem; {n} in training)"
+        "\n  are one column; the product routes them, and cases reopened after their fix, as repeats.",
     )
 
 
@@ -158,7 +159,7 @@ def write_card(
         f"""- Dispatch: one linear SVM over *roles* (departments that exist once per district, e.g. the district
   administrations, share one role; {d.get("roles", "?")} roles), expanded back to departments by the case's
   district, on the text, the (reason × district) and (category × district) tables (out-of-fold reasons in
-  training{_reasons(d)}), whether the appeal is a repeated petition, and place.{_repeats(d)}{_recency(city)}
+  training{_reasons(d)}),{_repeats(d)[0]} and place.{_repeats(d)[1]}{_recency(city)}
   Place: for grids of
   {_scales(d)}: the roles of the historical appeals in the query's cell
   (and ring), smoothed toward the district, as `log(p_here / p_district)` per role; training rows get
@@ -172,9 +173,10 @@ def write_card(
 What it does: language detection and PII redaction, then a hierarchical taxonomy classifier
 ({" → ".join(lv["name"] for lv in levels)}) with calibrated confidences, geocoding (coordinates, else a
 gazetteer of historical addresses, else the district centre) and a dispatch model (department from
-text + reason × district + category × district + repeated petition + who answered the appeals made
-around the case's point before) with an auto-dispatch threshold. Runtime is numpy only (`detectors/text`); training uses
-scikit-learn (`detectors/text/train.py`, `detectors/text/train_dispatch.py`).
+text + reason × district + category × district + repeated petition, where the history has any + who
+answered the appeals made around the case's point before) with an auto-dispatch threshold. Runtime is
+numpy only (`detectors/text`); training uses scikit-learn (`detectors/text/train.py`,
+`detectors/text/train_dispatch.py`).
 
 ## Data
 
@@ -216,8 +218,8 @@ Calibration on the held-out 15 % of the split variant's training period:
 Shipped threshold **{d.get("threshold")}** for target precision {d.get("target_precision")} (chosen on the last 15 %
 of the training period, as the lowest at which the one-sided 95 % Wilson lower bound of the precision
 reaches the target; written to `config/cities/{city.city.id}/routing.yaml`). On that held-out slice:
-auto rate {d.get("held_out_auto_rate")}, precision {d.get("held_out_auto_precision")} (95 % lower bound
-{d.get("held_out_auto_precision_lower_95", "n/a")}).
+auto rate {d.get("held_out_auto_rate")}, precision {d.get("held_out_auto_precision")}, its 95 % lower bound
+{d.get("held_out_auto_precision_lower_95", "n/a")}.
 
 {notes}
 
