@@ -69,7 +69,8 @@ def route_query(ev: dict[str, Any]) -> RouteQuery:
     """
     precise = ev["detail"].get("location_precision", "") in PRECISE_POINTS
     flag = ev["detail"].get("has_address")  # detail values are strings; absent: not a hotline report's event
-    petition = int(ev["detail"].get("petition", "1"))
+    count = ev["detail"].get("petition", "1")
+    petition = max(int(count), 1) if count.isdigit() else 1
     if ev["type"] == "reopened":
         petition = max(petition, 2)
     return RouteQuery(ev["kind"], ev["category"], ev["reason"], ev["district"], ev["text"],

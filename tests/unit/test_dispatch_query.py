@@ -93,3 +93,5 @@ def test_a_repeated_petition_reaches_the_router_and_a_reopened_case_is_one() -> 
     assert route_query({**first, "type": "reopened"}).petition == 2  # reported again after its fix
     third = opened_event("exact", {"petition": 3.0})
     assert route_query({**third, "type": "reopened"}).petition == 3
+    odd = {**first, "detail": {**first["detail"], "petition": "2.5"}}
+    assert route_query(odd).petition == 1  # not a count (a foreign producer's event): a first petition
