@@ -137,6 +137,7 @@ def _train(args: argparse.Namespace) -> int:
     threshold = bundle.info.get("dispatch", {}).get("threshold")
     if threshold is not None and out == MODELS_DIR:
         say(f"auto-dispatch threshold {threshold} written to {write_threshold(city.city.id, threshold)}")
+        say(_regenerate_manifests())
     command = f"cityops train-text --city {city.city.id} --all" + (f" --data {shown_path(data)}" if args.data else "")
     card = write_card(
         npz.with_suffix(".md"),
@@ -150,6 +151,15 @@ def _train(args: argparse.Namespace) -> int:
     )
     say(f"wrote {', '.join(str(p) for p in (*artifact_paths(city.city.id, out), card))}")
     return 0
+
+
+def _regenerate_manifests() -> str:
+    """Write the Kubernetes manifests again: their ConfigMap carries the city's routing.yaml and its threshold."""
+    import subprocess
+
+    script = Path(__file__).resolve().parents[2] / "deploy" / "k8s" / "generate.py"
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=False)
+    return (done.stdout + done.stderr).strip() or "Kubernetes manifests already up to date"
 
 
 def _notes(city_id: str) -> str:
