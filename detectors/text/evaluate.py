@@ -111,10 +111,11 @@ def _levels(
 
 
 def _dispatch(
-    bundle: Bundle, router: Router, rows: Sequence[LabeledComplaint], analyses: Sequence[ComplaintAnalysis],
-    decisions: Sequence[RouteDecision],
+    bundle: Bundle, router: Router, rows: Sequence[LabeledComplaint], events: Sequence[HotlineEvent],
+    analyses: Sequence[ComplaintAnalysis], decisions: Sequence[RouteDecision],
 ) -> dict[str, Any]:  # fmt: skip
     labelled = [(r, a, d) for r, a, d in zip(rows, analyses, decisions, strict=True) if r.department]
+    labelled_events = [e for r, e in zip(rows, events, strict=True) if r.department]
     auto = [(r, d) for r, _a, d in labelled if d.auto]
     out: dict[str, Any] = {
         "threshold": router.threshold,
@@ -125,7 +126,7 @@ def _dispatch(
     }
     model = bundle.dispatch
     if model is not None and labelled:
-        queries = _queries([a for _r, a, _d in labelled], [to_event(r) for r, _a, _d in labelled])
+        queries = _queries([a for _r, a, _d in labelled], labelled_events)
         best, confidence = model.decide(model.probabilities(bundle.scorer, queries))
         truth = [r.department for r, _a, _d in labelled]
         correct = np.array([model.labels[b] == t for b, t in zip(best, truth, strict=True)])
@@ -195,7 +196,7 @@ def evaluate(
         "artifacts": str(models_dir or "onnx_models"),
         "trained_on": {k: bundle.info.get(k) for k in ("trained_rows", "trained_from", "trained_to")},
         "levels": _levels(city, bundle.classifier.levels, rows, analyses),
-        "dispatch": _dispatch(bundle, router, rows, analyses, decisions),
+        "dispatch": _dispatch(bundle, router, rows, events, analyses, decisions),
         "throughput": throughput,
         "placement": dict(Counter(a.precision for a in analyses)),
         "geocoding": _geocoding(analyzer, rows),

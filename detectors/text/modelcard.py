@@ -155,11 +155,12 @@ def write_card(
     sizes = ", ".join(
         f"`{p.name}` {p.stat().st_size / 1e6:.2f} MB" for p in (npz, path.with_suffix(".json")) if p.exists()
     )
+    repeat_feature, repeat_note = _repeats(d)
     dispatch_bullet = (
         f"""- Dispatch: one linear SVM over *roles* (departments that exist once per district, e.g. the district
   administrations, share one role; {d.get("roles", "?")} roles), expanded back to departments by the case's
   district, on the text, the (reason × district) and (category × district) tables (out-of-fold reasons in
-  training{_reasons(d)}),{_repeats(d)[0]} and place.{_repeats(d)[1]}{_recency(city)}
+  training{_reasons(d)}),{repeat_feature} and place.{repeat_note}{_recency(city)}
   Place: for grids of
   {_scales(d)}: the roles of the historical appeals in the query's cell
   (and ring), smoothed toward the district, as `log(p_here / p_district)` per role; training rows get
