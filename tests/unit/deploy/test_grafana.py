@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import yaml
 from prometheus_client import generate_latest
 
 import streams.web.metrics  # noqa: F401  (registers the web layer's metrics)
 from streams.metrics import REGISTRY
+from tests import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO_ROOT
 DASHBOARD = ROOT / "deploy" / "grafana" / "cityops-dashboard.json"
 
 

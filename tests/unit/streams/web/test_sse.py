@@ -8,7 +8,7 @@ from typing import Any
 
 from streams import redis_keys as keys
 from streams.web.sse import HUB, backlog_after, sse_event
-from tests.unit.test_web_harness import DEPT_A, DEPT_B, TOKENS, WebHarness, api, web
+from tests.unit.streams.web.harness import DEPT_A, DEPT_B, TOKENS, WebHarness, api, web
 
 __all__ = ["api", "web"]
 

@@ -6,7 +6,7 @@ import copy
 
 from agents.console import apply_field_update, case_document, merge_task
 from agents.logic.lifecycle import apply
-from tests.unit.test_lifecycle import CITY, attach, dispatched
+from tests.unit.agents.logic.test_lifecycle import CITY, attach, dispatched
 
 TASK = {"task_id": "C-1/1", "case_id": "C-1", "department": "dept.a", "created_at": 100.0, "priority": "normal"}
 

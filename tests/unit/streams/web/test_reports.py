@@ -11,7 +11,7 @@ import h3
 
 from agents.logic.analytics import CaseFacts
 from streams.web.keys import ANALYTICS_FACTS
-from tests.unit.test_web_harness import DEPT_A, DEPT_B, WebHarness, api, web
+from tests.unit.streams.web.harness import DEPT_A, DEPT_B, WebHarness, api, web
 
 __all__ = ["api", "web"]
 

@@ -10,8 +10,8 @@ from schemas.records import HotlineEvent
 from streams import redis_keys as keys
 from streams.web import open311
 from streams.web.ratelimit import RateLimit, TokenBucketLimiter
-from tests.unit.test_web_harness import DEPT_A, TOKENS, WebHarness, api, make_case, web
-from tests.unit.test_web_open311_mapping import CODE, SPEC_POST
+from tests.unit.streams.web.harness import DEPT_A, TOKENS, WebHarness, api, make_case, web
+from tests.unit.streams.web.test_georeport import CODE, SPEC_POST
 
 __all__ = ["api", "web"]
 

@@ -10,6 +10,7 @@ import yaml
 
 from agents.logic.access import Role, TokenStore, hash_token
 from streams.cli import web as token_cli
+from tests import REPO_ROOT
 
 DEPT = "org.spb_gku_zha_nevskogo_rayona"
 
@@ -64,7 +65,7 @@ def test_hash_matches_what_the_store_expects(capsys: pytest.CaptureFixture[str],
 
 
 def test_example_tokens_file_is_valid() -> None:
-    example = Path(__file__).resolve().parents[2] / "config" / "tokens.example.yaml"
+    example = REPO_ROOT / "config" / "tokens.example.yaml"
     from agents.logic.access import parse_tokens
     from config import load_city
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from streams.web.console import STATIC_DIR, static_files
-from tests.unit.test_web_harness import WebHarness, api, web
+from tests.unit.streams.web.harness import WebHarness, api, web
 
 __all__ = ["api", "web"]
 

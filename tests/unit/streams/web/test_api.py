@@ -7,7 +7,7 @@ import json
 
 from schemas.records import FieldUpdate
 from streams import redis_keys as keys
-from tests.unit.test_web_harness import DEPT_A, DEPT_B, TOKENS, WebHarness, api, make_case, web
+from tests.unit.streams.web.harness import DEPT_A, DEPT_B, TOKENS, WebHarness, api, make_case, web
 
 __all__ = ["api", "web"]  # fixtures used by this module
 
@@ -182,3 +182,16 @@ def test_operator_assigns_a_triaged_case_and_departments_cannot(api: WebHarness)
     assert api.call("POST", "/api/cases/C-t1/assign", who="dept_a", json={"department": DEPT_A}).status == 403
     assert api.call("POST", "/api/cases/C-t1/assign", who="operator", json={"department": "org.nope"}).status == 400
     assert api.call("POST", "/api/cases/C-none/assign", who="operator", json={"department": DEPT_B}).status == 404
+
+
+def test_protected_api_needs_a_token(api: WebHarness) -> None:
+    reply = api.call("GET", "/api/cases")
+    assert reply.status == 401
+    assert "Bearer" in reply.headers["WWW-Authenticate"]
+    assert api.call("GET", "/api/cases", headers={"Authorization": "Bearer not-a-token"}).status == 401
+
+
+def test_whoami_names_role_and_department(api: WebHarness) -> None:
+    reply = api.call("GET", "/api/session", who="crew_a")
+    assert reply.status == 200
+    assert reply.body == {"name": "crew_a", "role": "field_crew", "department": DEPT_A, "crew_id": "crew-7"}

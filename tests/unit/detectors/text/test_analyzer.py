@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,8 +16,9 @@ from schemas.records import HotlineEvent
 
 pytest.importorskip("sklearn")
 from detectors.text.train import TrainSettings, train_models
+from tests import REPO_ROOT
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = REPO_ROOT
 COMPLAINTS = [
     ("Во дворе не вывозят мусор уже неделю, контейнеры переполнены", 59.9343, 30.3351, ""),
     ("Надписи и объявления на стенах парадной, грязно", None, None, "ул. Мебельная, д. 47 к. 1"),

@@ -4,7 +4,7 @@ The ``web`` fixture serves every console/API/Open311 page of the Faust app with
 aiohttp's test server on one event loop for the session, points the app's Redis
 at a throw-away valkey, signs tokens for each role, and records what would have
 been produced to Kafka (records and audit entries) instead of sending it.
-Other ``test_web_*`` modules import the fixtures from here.
+The web tests import these fixtures from here.
 """
 
 from __future__ import annotations
@@ -175,16 +175,3 @@ def make_case(case_id: str, department: str, **extra: Any) -> dict[str, Any]:
     }
     doc.update(extra)
     return doc
-
-
-def test_protected_api_needs_a_token(api: WebHarness) -> None:
-    reply = api.call("GET", "/api/cases")
-    assert reply.status == 401
-    assert "Bearer" in reply.headers["WWW-Authenticate"]
-    assert api.call("GET", "/api/cases", headers={"Authorization": "Bearer not-a-token"}).status == 401
-
-
-def test_whoami_names_role_and_department(api: WebHarness) -> None:
-    reply = api.call("GET", "/api/session", who="crew_a")
-    assert reply.status == 200
-    assert reply.body == {"name": "crew_a", "role": "field_crew", "department": DEPT_A, "crew_id": "crew-7"}

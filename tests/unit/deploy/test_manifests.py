@@ -7,7 +7,6 @@ from __future__ import annotations
 import functools
 import importlib.util
 import re
-from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
@@ -15,8 +14,9 @@ import pytest
 import yaml
 
 from streams.topics import TOPICS
+from tests import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO_ROOT
 K8S = ROOT / "deploy" / "k8s"
 K8S_VERSION = "1.30"
 CORE = {"Namespace", "ConfigMap", "Secret", "Service", "ServiceAccount", "Deployment", "StatefulSet",
