@@ -32,6 +32,7 @@ up: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy streams schemas detectors agents config
+	$(BIN)/python ../shared/tools/layers.py .
 
 unit: $(STAMP)
 	$(BIN)/pytest -q -m "not integration" tests

@@ -21,8 +21,8 @@ from schemas.records import CaseEvent
 from streams.app import city, decode_dicts, redis
 from streams.batch_consumer import batch_stage
 from streams.metrics import STAGE_SECONDS
+from streams.redis_keys import ANALYTICS_FACTS
 from streams.topics import CASE_EVENTS
-from streams.web.keys import ANALYTICS_FACTS
 
 __all__ = ["PROJECT_FACTS", "fold_events"]
 

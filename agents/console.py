@@ -29,7 +29,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from agents.case_index import TIMELINE_FIELDS, TIMELINE_KEEP, write_case_view
-from agents.logic.access import status_after
+from agents.logic.tasks import status_after
 from schemas.codec import dumps, loads, to_dict
 from schemas.records import Alert, DispatchTask, FieldUpdate
 from streams import redis_keys as keys

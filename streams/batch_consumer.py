@@ -105,7 +105,7 @@ class PartitionedStore:
                     if await consumer.position(tp) >= ends[tp]:
                         remaining.discard(tp)
             self._parts.update(states)
-            gc.freeze()  # restored states are long-lived: out of the cyclic collector's scans (see streams.worker)
+            gc.freeze()  # restored states are long-lived: out of the cyclic collector's scans (see streams.cli.worker)
             log.info("%s: restored %s", self.changelog.name, {p: len(s) for p, s in states.items()})
         finally:
             await consumer.stop()

@@ -99,7 +99,7 @@ def _photos_with_violations(folder: Path, city: CityConfig, model: Path, cameras
 
 def _camera_feed(info: StackInfo, args: argparse.Namespace, stop: threading.Event) -> threading.Thread | None:
     """Replay the shared street-garbage photos as the city's demo cameras, if it has cameras and a model."""
-    from detectors.vision.replay import load_reels, replay_cameras
+    from streams.cli.cameras import load_reels, replay_cameras
     from streams.settings import REPO_ROOT
     from streams.topics import CAMERA_FRAMES
 

@@ -254,6 +254,6 @@ class EmbeddedStack:
         """Start one ``cityops worker`` process; returns it and its web port (not yet ready)."""
         port = web_port or free_port()
         env = {**self.worker_env(port, worker_id, city), **(extra_env or {})}
-        child = start_child(worker_id, [sys.executable, "-m", "streams.worker"], self.run_dir, env, cpus)
+        child = start_child(worker_id, [sys.executable, "-m", "streams.cli.worker"], self.run_dir, env, cpus)
         self.children.append(child)
         return child, port

@@ -5,9 +5,12 @@ from __future__ import annotations
 __all__ = [
     "ALERTS_CHANNEL",
     "ALERTS_RECENT",
+    "ANALYTICS_FACTS",
+    "AUDIT_RECENT",
     "CASES_UPDATED",
     "CASE_INDEX_LOCK",
     "CASE_INDEX_READY",
+    "OPEN311_REQUESTS",
     "PREFIX",
     "SLA_DEADLINES",
     "camera_last_frame",
@@ -18,6 +21,7 @@ __all__ = [
     "dispatch_claim",
     "evidence",
     "observation_case",
+    "open311_request",
     "tasks_of",
 ]
 
@@ -85,3 +89,16 @@ def camera_last_frame(camera_id: str) -> str:
 
 # Sorted set case_id -> SLA deadline of cases a department is on the clock for.
 SLA_DEADLINES = PREFIX + "sla:deadlines"
+
+
+# Hash case_id -> compact JSON facts of the case (agents.logic.analytics.CaseFacts): what reports read.
+ANALYTICS_FACTS = PREFIX + "analytics:facts"
+# Capped list of the latest audit entries (JSON), newest first, for admins; the topic is the record.
+AUDIT_RECENT = PREFIX + "audit:recent"
+# Sorted set of Open311 service_request_ids, scored by when they were requested.
+OPEN311_REQUESTS = PREFIX + "open311:requests"
+
+
+def open311_request(service_request_id: str) -> str:
+    """JSON of one Open311 request as submitted (no personal data), plus its case id once known."""
+    return f"{PREFIX}open311:request:{service_request_id}"

@@ -32,13 +32,13 @@ from typing import Any
 import numpy as np
 
 from config.models import CityConfig
+from detectors.vision.frames import frame_record
 from detectors.vision.image import letterbox, stack_batch
-from detectors.vision.ingest import frame_record
 from detectors.vision.pipeline import VisionStage
 from detectors.vision.progress import Progress
-from detectors.vision.replay import CameraReel, load_reels
 from detectors.vision.session import Detector, default_threads
 from schemas.codec import encode
+from streams.cli.cameras import CameraReel, load_reels
 
 __all__ = ["BenchResult", "run_vision_bench", "write_latency_histogram"]
 

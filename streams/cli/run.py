@@ -152,7 +152,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from streams.worker import main as worker_main
+    from streams.cli.worker import main as worker_main
 
     worker_main(args.loglevel)
     return 0

@@ -115,7 +115,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from detectors.vision.ingest import FrameReader, MotionGate, ingest_camera
+    from detectors.vision.frames import FrameReader, MotionGate
+    from streams.cli.cameras import ingest_camera
     from streams.topics import CAMERA_FRAMES
 
     city = load_city(settings.city)
@@ -169,7 +170,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from detectors.vision.progress import Progress
-    from detectors.vision.replay import load_reels, replay_cameras
+    from streams.cli.cameras import load_reels, replay_cameras
     from streams.topics import CAMERA_FRAMES
 
     city = load_city(settings.city)

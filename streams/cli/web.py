@@ -15,8 +15,8 @@ from typing import Any
 
 import yaml
 
-from agents.logic.access import ROLES, hash_token, new_token, parse_tokens, token_entry
 from config import load_city
+from streams.web.access import ROLES, hash_token, new_token, parse_tokens, token_entry
 
 __all__ = ["register"]
 

@@ -16,20 +16,21 @@ from typing import Any
 
 from faust import web
 
-from agents.logic.access import (
+from agents.logic.tasks import next_task_status
+from schemas.records import CASE_STATUSES, SCHEMA_VERSION, CaseCommand, FieldUpdate
+from streams import redis_keys as keys
+from streams.app import app, city, produce, redis
+from streams.redis_keys import AUDIT_RECENT
+from streams.topics import CASE_COMMANDS, FIELD_UPDATES
+from streams.web import store
+from streams.web.access import (
     Principal,
     Role,
     can_act_on_task,
     can_read_case,
     can_read_department,
     can_triage,
-    next_task_status,
 )
-from schemas.records import CASE_STATUSES, SCHEMA_VERSION, CaseCommand, FieldUpdate
-from streams import redis_keys as keys
-from streams.app import app, city, produce, redis
-from streams.topics import CASE_COMMANDS, FIELD_UPDATES
-from streams.web import store
 from streams.web.audit import audit
 from streams.web.auth import authenticate
 from streams.web.http import (
@@ -42,7 +43,6 @@ from streams.web.http import (
     query_int,
     query_list,
 )
-from streams.web.keys import AUDIT_RECENT
 
 __all__ = ["case_filter", "field_update"]
 

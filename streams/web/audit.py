@@ -14,8 +14,8 @@ import uuid
 from typing import Any, cast
 
 from streams.app import redis, topic
+from streams.redis_keys import AUDIT_RECENT
 from streams.topics import AUDIT
-from streams.web.keys import AUDIT_RECENT
 from streams.web.metrics import AUDIT_EVENTS
 
 __all__ = ["AUDIT", "audit", "audit_entry"]

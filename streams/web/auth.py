@@ -18,9 +18,9 @@ from typing import cast
 from aiohttp import web as aioweb
 from faust import web
 
-from agents.logic.access import AccessError, Principal, TokenStore
 from streams.app import app, city
 from streams.settings import settings
+from streams.web.access import AccessError, Principal, TokenStore
 from streams.web.audit import audit
 from streams.web.http import (
     ApiError,

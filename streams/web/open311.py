@@ -21,16 +21,16 @@ from typing import Any
 
 from faust import web
 
-from agents.logic.access import AccessError
 from streams import redis_keys as keys
 from streams.app import app, city, produce, redis
+from streams.redis_keys import OPEN311_REQUESTS, open311_request
 from streams.topics import HOTLINE_EVENTS
 from streams.web import georeport
+from streams.web.access import AccessError
 from streams.web.audit import audit
 from streams.web.auth import token_store
 from streams.web.georeport import Open311Error
 from streams.web.http import ApiError, aiohttp_request, check_rate, client_of, json_response
-from streams.web.keys import OPEN311_REQUESTS, open311_request
 from streams.web.metrics import OPEN311_REQUESTS as OPEN311_COUNT
 from streams.web.ratelimit import TokenBucketLimiter, parse_rate
 

@@ -17,10 +17,10 @@ import h3
 from faust import web
 
 from agents.logic import analytics
-from agents.logic.access import Principal, can_read_reports
 from agents.logic.analytics import CaseFacts, Window
 from streams.app import app, city, redis
 from streams.web import store
+from streams.web.access import Principal, can_read_reports
 from streams.web.auth import authenticate
 from streams.web.heatmap import render_heatmap
 from streams.web.http import ApiError, guarded, json_response, query_float, query_int

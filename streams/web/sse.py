@@ -21,10 +21,10 @@ import redis.asyncio as aioredis
 from aiohttp import web as aioweb
 from faust import web
 
-from agents.logic.access import Principal, can_see_alert
 from streams import redis_keys as keys
 from streams.app import app, redis
 from streams.web import store
+from streams.web.access import Principal, can_see_alert
 from streams.web.auth import authenticate
 from streams.web.http import ApiError, aiohttp_request, error_response
 from streams.web.metrics import CONSOLE_CLIENTS

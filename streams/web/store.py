@@ -13,10 +13,10 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from agents.logic.access import Principal, can_read_case, can_read_department, can_see_alert
 from agents.logic.analytics import CaseFacts
 from streams import redis_keys as keys
-from streams.web.keys import ANALYTICS_FACTS
+from streams.redis_keys import ANALYTICS_FACTS
+from streams.web.access import Principal, can_read_case, can_read_department, can_see_alert
 
 __all__ = [
     "CaseFilter",

@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 import yaml
 
-from agents.logic.access import token_entry
 from schemas.codec import encode
 from schemas.records import HotlineEvent
+from streams.web.access import token_entry
 
 from .conftest import Stack
 

@@ -34,7 +34,7 @@ pytestmark = [
 
 
 def _frame(camera: str, captured_at: float, jpeg: bytes) -> bytes:
-    from detectors.vision.ingest import frame_record
+    from detectors.vision.frames import frame_record
 
     return encode(frame_record(camera, captured_at, jpeg, 960, 716))
 

@@ -10,8 +10,8 @@ import pytest
 
 from config import load_city
 from detectors.vision import Detector, VisionStage
+from detectors.vision.frames import frame_record
 from detectors.vision.image import decode_jpeg, encode_jpeg
-from detectors.vision.ingest import frame_record
 from schemas.codec import decode, encode
 from schemas.records import Observation
 from streams.settings import REPO_ROOT

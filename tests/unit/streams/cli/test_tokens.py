@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agents.logic.access import Role, TokenStore, hash_token
 from streams.cli import web as token_cli
+from streams.web.access import Role, TokenStore, hash_token
 from tests import REPO_ROOT
 
 DEPT = "org.spb_gku_zha_nevskogo_rayona"
@@ -66,8 +66,8 @@ def test_hash_matches_what_the_store_expects(capsys: pytest.CaptureFixture[str],
 
 def test_example_tokens_file_is_valid() -> None:
     example = REPO_ROOT / "config" / "tokens.example.yaml"
-    from agents.logic.access import parse_tokens
     from config import load_city
+    from streams.web.access import parse_tokens
 
     departments = [d.id for d in load_city("spb").departments] + ["triage"]
     principals = parse_tokens(yaml.safe_load(example.read_text()), str(example), departments)

@@ -21,7 +21,7 @@ import redis.asyncio as aioredis
 import yaml
 from aiohttp.test_utils import TestClient, TestServer
 
-from agents.logic.access import TokenStore, token_entry
+from streams.web.access import TokenStore, token_entry
 
 DEPT_A = "org.spb_gku_zha_nevskogo_rayona"
 DEPT_B = "org.spb_gku_zha_tsentralnogo_rayona"

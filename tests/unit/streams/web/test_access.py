@@ -1,4 +1,4 @@
-"""Tokens, roles and access decisions (agents.logic.access), without HTTP."""
+"""Tokens, roles and access decisions (streams.web.access), without HTTP."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agents.logic.access import (
+from streams.web.access import (
     AccessError,
     Principal,
     Role,
@@ -22,7 +22,6 @@ from agents.logic.access import (
     can_triage,
     hash_token,
     new_token,
-    next_task_status,
     parse_tokens,
     token_entry,
 )
@@ -113,16 +112,6 @@ def test_triage_reports_and_actions_by_role() -> None:
     assert not can_act_on_task(CREW_A, task_b)
     assert not can_act_on_task(OPERATOR, task_a)
     assert can_act_on_task(ADMIN, task_b)
-
-
-def test_task_actions_follow_the_board() -> None:
-    assert next_task_status("ack", "open") == ("acknowledge", "acknowledged")
-    assert next_task_status("resolve", "in_progress") == ("resolve", "resolved")
-    assert next_task_status("reject", "acknowledged") == ("reject", "rejected")
-    with pytest.raises(ValueError, match="cannot resolve a task that is rejected"):
-        next_task_status("resolve", "rejected")
-    with pytest.raises(KeyError):
-        next_task_status("delete", "open")
 
 
 def test_actor_names_role_and_department() -> None:

@@ -10,7 +10,7 @@ import time
 import h3
 
 from agents.logic.analytics import CaseFacts
-from streams.web.keys import ANALYTICS_FACTS
+from streams.redis_keys import ANALYTICS_FACTS
 from tests.unit.streams.web.harness import DEPT_A, DEPT_B, WebHarness, api, web
 
 __all__ = ["api", "web"]

@@ -1,4 +1,11 @@
-"""The demo camera feed: a folder of photos replayed as several fixed cameras.
+"""Camera-side producers: a live camera (:func:`ingest_camera`) and the demo's photo reels.
+
+:func:`ingest_camera` samples a camera through :class:`detectors.vision.frames.FrameReader`,
+lets :class:`~detectors.vision.frames.MotionGate` skip unchanged scenes and produces each
+frame it keeps to ``camera-frames`` keyed by camera id, with aiokafka directly: ingest runs
+at the camera's side, without Faust.
+
+The demo camera feed is a folder of photos replayed as several fixed cameras.
 
 Camera *i* of *N* shows photos *i*, *i + N*, *i + 2N* … of the folder, each for
 ``hold_s`` seconds (a fixed camera sees the same scene until something
@@ -16,17 +23,18 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 
 from config.models import Camera
 from detectors.vision.dataset import IMAGE_SUFFIXES
-from detectors.vision.ingest import frame_record, jpeg_for_wire
+from detectors.vision.frames import FrameReader, MotionGate, frame_record, jpeg_for_wire
 from schemas.codec import encode
+from streams.client import producer
 
-__all__ = ["CameraReel", "load_reels", "replay_cameras"]
+__all__ = ["CameraReel", "IngestStats", "ingest_camera", "load_reels", "replay_cameras"]
 
 
 @dataclass(frozen=True)
@@ -77,8 +85,6 @@ async def replay_cameras(
     stop: threading.Event | None = None,
 ) -> dict[str, float]:
     """Send frames round-robin over ``reels`` at ``rate`` frames/s until ``duration_s``, ``limit`` or ``stop``."""
-    from streams.client import producer
-
     prod = await producer(bootstrap)
     sent = 0
     started = time.monotonic()
@@ -100,3 +106,57 @@ async def replay_cameras(
         await prod.stop()
     seconds = time.monotonic() - started
     return {"sent": float(sent), "seconds": seconds, "rate": sent / max(seconds, 1e-9)}
+
+
+@dataclass
+class IngestStats:
+    sampled: int = 0
+    sent: int = 0
+    skipped: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+
+async def ingest_camera(
+    camera_id: str,
+    reader: FrameReader,
+    bootstrap: str,
+    *,
+    topic: str,
+    interval: float,
+    gate: MotionGate,
+    max_side: int = 960,
+    max_bytes: int = 4_000_000,
+    limit: int | None = None,
+    on_frame: Callable[[IngestStats], None] | None = None,
+) -> IngestStats:
+    """Sample ``reader`` every ``interval`` seconds until it ends (or ``limit`` frames sent); returns counts."""
+    stats = IngestStats()
+    prod = await producer(bootstrap)
+    try:
+        next_at = time.monotonic()
+        while limit is None or stats.sent < limit:
+            image = await asyncio.to_thread(reader.read)
+            if image is None:
+                if not reader.live:
+                    break
+            else:
+                stats.sampled += 1
+                now = time.time()
+                reason = gate.decide(image, now)
+                if reason:
+                    jpeg, width, height = jpeg_for_wire(image, max_side=max_side, max_bytes=max_bytes)
+                    record = frame_record(camera_id, now, jpeg, width, height)
+                    await prod.send(topic, key=camera_id.encode(), value=encode(record))
+                    stats.sent += 1
+                    stats.reasons[reason] = stats.reasons.get(reason, 0) + 1
+                else:
+                    stats.skipped += 1
+                if on_frame:
+                    on_frame(stats)
+            next_at += interval
+            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+        await prod.flush()
+    finally:
+        await prod.stop()
+        reader.close()
+    return stats

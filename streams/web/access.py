@@ -1,4 +1,4 @@
-"""Who may do what: API tokens, roles and the access decisions of the web layer.
+"""Who may do what on the web: API tokens, roles and the access decisions of the console and APIs.
 
 Tokens are random strings handed to people and programs; the tokens file
 (``CITYOPS_TOKENS_FILE``, YAML) stores only their SHA-256 hashes with a role:
@@ -10,7 +10,7 @@ Tokens are random strings handed to people and programs; the tokens file
 
 A department (and its crews) never sees another department's cases or tasks:
 those read as "not found", so their existence does not leak either.
-Nothing here knows about HTTP or Kafka.
+Nothing here knows about HTTP or Kafka; the web handlers ask it.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ import yaml
 
 __all__ = [
     "ROLES",
-    "TASK_ACTIONS",
     "AccessError",
     "Principal",
     "Role",
@@ -41,9 +40,7 @@ __all__ = [
     "can_triage",
     "hash_token",
     "new_token",
-    "next_task_status",
     "parse_tokens",
-    "status_after",
     "token_entry",
 ]
 
@@ -60,22 +57,6 @@ class Role(StrEnum):
 ROLES = tuple(r.value for r in Role)
 _CITY_WIDE = {Role.ADMIN, Role.OPERATOR}
 _TOKEN_BYTES = 32
-
-# URL verb of a crew action -> FieldUpdate.action, and the task statuses it may start from.
-TASK_ACTIONS: dict[str, tuple[str, frozenset[str]]] = {
-    "ack": ("acknowledge", frozenset({"open"})),
-    "start": ("start", frozenset({"open", "acknowledged"})),
-    "resolve": ("resolve", frozenset({"open", "acknowledged", "in_progress"})),
-    "reject": ("reject", frozenset({"open", "acknowledged"})),
-}
-# FieldUpdate.action -> the task's status on the board afterwards.
-_STATUS_AFTER = {
-    "acknowledge": "acknowledged",
-    "start": "in_progress",
-    "resolve": "resolved",
-    "reject": "rejected",
-}
-
 
 class AccessError(ValueError):
     """A tokens file that cannot be used; the message names the file and the entry."""
@@ -262,20 +243,3 @@ def can_act_on_task(principal: Principal, task: Mapping[str, Any]) -> bool:
     if principal.role in (Role.DEPARTMENT, Role.FIELD_CREW):
         return principal.department == str(task.get("department") or "")
     return False
-
-
-def next_task_status(verb: str, current: str) -> tuple[str, str]:
-    """``(field_action, status_after)`` for URL verb ``verb`` on a task in status ``current``.
-
-    :raises KeyError: ``verb`` is not a task action
-    :raises ValueError: the task's status does not allow it (e.g. resolving a rejected task)
-    """
-    action, allowed_from = TASK_ACTIONS[verb]
-    if current not in allowed_from:
-        raise ValueError(f"cannot {verb} a task that is {current}; allowed from {sorted(allowed_from)}")
-    return action, _STATUS_AFTER[action]
-
-
-def status_after(action: str) -> str:
-    """Board status of a task after a field update with ``action`` (acknowledge/start/resolve/reject)."""
-    return _STATUS_AFTER[action]

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from config import load_city
+from detectors.vision.frames import FrameReader, MotionGate, jpeg_for_wire
 from detectors.vision.image import FrameError, decode_jpeg
-from detectors.vision.ingest import FrameReader, MotionGate, jpeg_for_wire
-from detectors.vision.replay import load_reels
+from streams.cli.cameras import load_reels
 
 
 def _scene(seed: int = 0, size: tuple[int, int] = (480, 640)) -> np.ndarray:

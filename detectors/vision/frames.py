@@ -1,4 +1,4 @@
-"""Camera ingest: sample frames from a camera, skip unchanged scenes, send JPEG frames to Kafka.
+"""Camera frames: sample frames from a camera, skip unchanged scenes, encode them for the wire.
 
 A source is an RTSP/HTTP URL or a video file (read with OpenCV), an image file
 (a still camera) or a folder of images (one image per sample, in name order).
@@ -6,18 +6,14 @@ Frames are sampled every ``interval`` seconds; :class:`MotionGate` sends a
 frame only when the scene changed beyond a threshold since the last frame
 sent, or when ``keepalive_s`` passed (so the confirmation rules still see a
 static violation regularly). Each frame sent is resized, JPEG-encoded and
-produced as a ``CameraFrame`` to ``camera-frames`` keyed by camera id, with
-aiokafka directly: ingest runs at the camera's side, without Faust.
+wrapped in a ``CameraFrame``. Sending it to Kafka is the camera-side producer's
+job (:mod:`streams.cli.cameras`): perception knows frames, not brokers.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import threading
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -25,15 +21,12 @@ import numpy as np
 
 from detectors.vision.dataset import IMAGE_SUFFIXES
 from detectors.vision.image import FrameError, encode_jpeg
-from schemas.codec import encode
 from schemas.records import SCHEMA_VERSION, CameraFrame
 
 __all__ = [
     "FrameReader",
-    "IngestStats",
     "MotionGate",
     "frame_record",
-    "ingest_camera",
     "jpeg_for_wire",
 ]
 
@@ -184,59 +177,3 @@ class FrameReader:
         self._stop.set()
         if self._capture is not None:
             self._capture.release()
-
-
-@dataclass
-class IngestStats:
-    sampled: int = 0
-    sent: int = 0
-    skipped: int = 0
-    reasons: dict[str, int] = field(default_factory=dict)
-
-
-async def ingest_camera(
-    camera_id: str,
-    reader: FrameReader,
-    bootstrap: str,
-    *,
-    topic: str,
-    interval: float,
-    gate: MotionGate,
-    max_side: int = 960,
-    max_bytes: int = 4_000_000,
-    limit: int | None = None,
-    on_frame: Callable[[IngestStats], None] | None = None,
-) -> IngestStats:
-    """Sample ``reader`` every ``interval`` seconds until it ends (or ``limit`` frames sent); returns counts."""
-    from streams.client import producer
-
-    stats = IngestStats()
-    prod = await producer(bootstrap)
-    try:
-        next_at = time.monotonic()
-        while limit is None or stats.sent < limit:
-            image = await asyncio.to_thread(reader.read)
-            if image is None:
-                if not reader.live:
-                    break
-            else:
-                stats.sampled += 1
-                now = time.time()
-                reason = gate.decide(image, now)
-                if reason:
-                    jpeg, width, height = jpeg_for_wire(image, max_side=max_side, max_bytes=max_bytes)
-                    record = frame_record(camera_id, now, jpeg, width, height)
-                    await prod.send(topic, key=camera_id.encode(), value=encode(record))
-                    stats.sent += 1
-                    stats.reasons[reason] = stats.reasons.get(reason, 0) + 1
-                else:
-                    stats.skipped += 1
-                if on_frame:
-                    on_frame(stats)
-            next_at += interval
-            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
-        await prod.flush()
-    finally:
-        await prod.stop()
-        reader.close()
-    return stats

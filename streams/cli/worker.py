@@ -1,6 +1,6 @@
 """Entry point of one worker process: every stage's agents and the web server, in one Faust worker.
 
-Started by ``cityops worker`` (or ``python -m streams.worker``); reads the broker,
+Started by ``cityops worker`` (or ``python -m streams.cli.worker``); reads the broker,
 Redis and city from the environment (see :mod:`streams.settings`). Scale out by
 starting more workers in the same consumer group.
 """
