@@ -24,7 +24,7 @@ from typing import Any
 
 from agents.logic.lifecycle import sla_deadline
 from agents.task_log import tasks_on_topic
-from detectors.text import RouteDecision, RouteQuery, Router
+from detectors.text import RouteDecision, RouteQuery, Router, load_router
 from schemas.records import SCHEMA_VERSION
 from streams import redis_keys as keys
 from streams.app import city, redis
@@ -54,7 +54,7 @@ CLAIM_TTL_S = 30 * 24 * 3600
 
 @cache
 def _router() -> Router:
-    return Router.load(city())
+    return load_router(city())
 
 
 # Where the report's point is the problem's place (not a district's or the city's centre), the

@@ -20,7 +20,8 @@ from agents.logic.dedupe import dedupe_group
 from agents.logic.dedupe_eval import DedupeReplay, Report, replay
 from config import CityConfig
 from config.from_history import petition_count, read_history, slug
-from detectors.text.routing import RouteQuery, Router
+from detectors.text.artifacts import load_router
+from detectors.text.routing import RouteQuery
 from schemas.codec import encode
 from schemas.records import SCHEMA_VERSION, Observation
 from streams.bench import percentiles
@@ -99,7 +100,7 @@ def spb_observations(path: Path, city: CityConfig, n: int, run: str, routed: boo
                                   bool(row.get("address")), petition_count(row)))
         if len(rows) >= n:
             break
-    routes = [d.observation_fields() for d in Router.load(city).route(queries)] if routed else [{}] * len(rows)
+    routes = [d.observation_fields() for d in load_router(city).route(queries)] if routed else [{}] * len(rows)
     return [
         Observation(
             schema_version=SCHEMA_VERSION, observation_id=f"bench:{run}:{row['id']}", source="hotline",

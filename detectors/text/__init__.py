@@ -4,7 +4,7 @@ The stream stages use four names::
 
     analyzer = ComplaintAnalyzer.load(city)        # onnx_models/complaints-<city>.npz + .json
     analyses = analyzer.analyze(events)            # batched HotlineEvents -> ComplaintAnalysis
-    router = Router.load(city)
+    router = load_router(city)
     decisions = router.route([RouteQuery(a.kind, a.category, a.reason, a.district, a.text) ...])
 
 Training (scikit-learn, a dev dependency) lives in :mod:`detectors.text.train`;
@@ -12,6 +12,7 @@ nothing imported here needs it.
 """
 
 from detectors.text.analyzer import ComplaintAnalysis, ComplaintAnalyzer
+from detectors.text.artifacts import load_router
 from detectors.text.language import detect_language, detect_languages
 from detectors.text.redact import redact
 from detectors.text.routing import RouteDecision, RouteQuery, Router
@@ -24,5 +25,6 @@ __all__ = [
     "Router",
     "detect_language",
     "detect_languages",
+    "load_router",
     "redact",
 ]

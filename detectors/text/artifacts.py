@@ -21,11 +21,11 @@ from detectors.text.classifier import LinearHead, TaxonomyClassifier
 from detectors.text.export import pack_strings, quantize, unpack_strings
 from detectors.text.features import TextFeatures
 from detectors.text.geocode import DistrictGrid, Gazetteer
-from detectors.text.routing import DispatchModel
+from detectors.text.routing import DispatchModel, Router
 from detectors.text.scoring import LinearScorer
 from detectors.text.spatial import Scale, SpatialPrior, SpatialTable
 
-__all__ = ["FORMAT", "MODELS_DIR", "Bundle", "artifact_paths", "load_bundle", "save_bundle"]
+__all__ = ["FORMAT", "MODELS_DIR", "Bundle", "artifact_paths", "load_bundle", "load_router", "save_bundle"]
 
 FORMAT = 2  # 2: the dispatch model may carry a spatial prior
 MODELS_DIR = Path(__file__).resolve().parents[2] / "onnx_models"
@@ -234,3 +234,9 @@ def load_bundle(city: CityConfig, models_dir: str | Path | None = None) -> Bundl
             f"`cityops train-text --city {city.city.id}`"
         )
     return _load(npz_path.resolve(), json_path.resolve(), max(npz_path.stat().st_mtime, json_path.stat().st_mtime))
+
+
+def load_router(city: CityConfig, models_dir: str | Path | None = None, threshold: float | None = None) -> Router:
+    """Router with the city's dispatch model from ``onnx_models/complaints-<city>.*`` (or ``models_dir``)."""
+    bundle = load_bundle(city, models_dir)
+    return Router(city, bundle.scorer, bundle.dispatch, threshold)

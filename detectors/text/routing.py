@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -197,14 +196,6 @@ class Router:
                 out.add(node)
                 node = self._parent.get(node) or ""
         return out
-
-    @classmethod
-    def load(cls, city: CityConfig, models_dir: str | Path | None = None, threshold: float | None = None) -> Router:
-        """Router with the city's dispatch model from ``onnx_models/complaints-<city>.*`` (or ``models_dir``)."""
-        from detectors.text.artifacts import load_bundle  # artifacts imports this module: import at use
-
-        bundle = load_bundle(city, models_dir)
-        return cls(city, bundle.scorer, bundle.dispatch, threshold)
 
     def route(self, queries: Sequence[RouteQuery]) -> list[RouteDecision]:
         """One decision per query, batched through the model."""

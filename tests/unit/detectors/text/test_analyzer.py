@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from config import load_city
-from detectors.text import ComplaintAnalyzer, RouteQuery, Router
+from detectors.text import ComplaintAnalyzer, RouteQuery, load_router
 from detectors.text.artifacts import artifact_paths, save_bundle
 from detectors.text.datasets import DEFAULT_DATA, read_complaints
 from schemas.records import HotlineEvent
@@ -94,7 +94,7 @@ def test_district_named_by_the_event_is_kept(models):
 def test_router_on_analyses(models):
     city, folder = models
     analyses = ComplaintAnalyzer.load(city, folder).analyze([_event(*c) for c in COMPLAINTS[:5]])
-    router = Router.load(city, folder)
+    router = load_router(city, folder)
     decisions = router.route([RouteQuery(a.kind, a.category, a.reason, a.district, a.text) for a in analyses])
     departments = {d.id for d in city.departments} | {city.routing.triage_department}
     for d in decisions:
@@ -106,8 +106,8 @@ def test_runtime_needs_neither_sklearn_nor_scipy(models):
     _city, folder = models
     code = (
         "import sys; sys.modules['sklearn'] = None; sys.modules['scipy'] = None\n"
-        "from config import load_city\nfrom detectors.text import ComplaintAnalyzer, Router\n"
-        f"c = load_city('spb'); a = ComplaintAnalyzer.load(c, {str(folder)!r}); Router.load(c, {str(folder)!r})\n"
+        "from config import load_city\nfrom detectors.text import ComplaintAnalyzer, load_router\n"
+        f"c = load_city('spb'); a = ComplaintAnalyzer.load(c, {str(folder)!r}); load_router(c, {str(folder)!r})\n"
         "class E: text='мусор во дворе'; lat=None; lon=None; address=''; district=''; language=''\n"
         "print(a.analyze([E()])[0].category)\n"
     )
@@ -181,7 +181,7 @@ def test_an_open311_service_code_is_the_reporters_own_classification():
 def test_the_shipped_model_sends_a_repeated_petition_to_the_district_administration():
     """A first stairwell or lift appeal goes to the district's housing agency, a repeat to its administration."""
     city = load_city("spb")
-    analyzer, router = ComplaintAnalyzer.load(city), Router.load(city)
+    analyzer, router = ComplaintAnalyzer.load(city), load_router(city)
     texts = ("В парадной не убирают уже месяц, грязь на лестнице и мусор.", "Не работает лифт во втором подъезде")
     for lat, lon, district in ((59.865, 30.321, "moskovskogo"), (59.838, 30.245, "kirovskogo")):
         for text in texts:

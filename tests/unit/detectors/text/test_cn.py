@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from config import load_city
-from detectors.text import ComplaintAnalyzer, RouteQuery, Router
+from detectors.text import ComplaintAnalyzer, RouteQuery, load_router
 from detectors.text.artifacts import artifact_paths
 from detectors.text.cities import build_cn
 from detectors.text.datasets import DEFAULT_DATA
@@ -49,7 +49,7 @@ def test_a_chinese_complaint_is_classified_redacted_and_routed_to_its_bureau():
     assert "13812345678" not in analysis.text and "[PHONE]" in analysis.text
     nodes = city.taxonomy.by_id()
     assert nodes[analysis.category].level == 0 and 0.0 <= analysis.confidence <= 1.0
-    decision = Router.load(city).route(
+    decision = load_router(city).route(
         [RouteQuery(analysis.kind, analysis.category, analysis.reason, analysis.district, analysis.text)]
     )[0]
     bureau = {r.category: r.department for r in city.routing.rules}[analysis.category]
