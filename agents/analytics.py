@@ -16,15 +16,17 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from agents.logic.analytics import CaseFacts, apply_event
-from schemas.codec import dumps, loads
+from schemas.codec import DecodeError, decode_dict, dumps, loads
 from schemas.records import CaseEvent
-from streams.app import city, decode_dicts, redis
-from streams.batch_consumer import batch_stage
+from streams.app import city, redis
+from streams.batch_consumer import RecordEvent
 from streams.metrics import STAGE_SECONDS
+from streams.outbox import Outbox
 from streams.redis_keys import ANALYTICS_FACTS
-from streams.topics import CASE_EVENTS
+from streams.stage import BatchStage
+from streams.topics import CASE_EVENTS, DEADLETTER
 
-__all__ = ["PROJECT_FACTS", "fold_events"]
+__all__ = ["fold_events", "stages"]
 
 STAGE = "analytics"
 
@@ -43,9 +45,14 @@ def fold_events(
     return changed
 
 
-async def _project_facts(events: Sequence[Any]) -> None:
+async def _project_facts(events: Sequence[RecordEvent], out: Outbox) -> None:
     started = time.perf_counter()
-    decoded = [ev for _, ev in await decode_dicts(STAGE, events, CaseEvent)]
+    decoded = []
+    for event in events:
+        try:
+            decoded.append(decode_dict(CaseEvent, event.message.value))
+        except DecodeError as exc:
+            out.dead_letter(STAGE, exc.reason, exc.error_type, message=event.message)
     if not decoded:
         return
     client = redis()
@@ -63,4 +70,5 @@ async def _project_facts(events: Sequence[Any]) -> None:
 
 
 # Case events come at several per observation: read in whole fetches (see streams.batch_consumer).
-PROJECT_FACTS = batch_stage(STAGE, "cityops-analytics", CASE_EVENTS, _project_facts)
+def stages() -> list[BatchStage]:
+    return [BatchStage(STAGE, "cityops-analytics", CASE_EVENTS, _project_facts, writes=(DEADLETTER,))]

@@ -10,8 +10,9 @@ Four consumers, each a thin adapter from one topic to Redis:
   latest 200 in ``ALERTS_RECENT``;
 * :data:`PROJECT_TASKS` (``dispatch-tasks``, a batch consumer): put each task on its
   department's board;
-* ``project_field_updates`` (``field-updates``, a Faust agent): move the task along its board
-  (acknowledged, in progress, resolved, rejected) with the crew's note.
+* :data:`PROJECT_FIELD` (``field-updates``, a batch consumer): move the task along its board
+  (acknowledged, in progress, resolved, rejected) with the crew's note;
+* a timer that drops tasks finished two weeks ago from the boards.
 
 Redelivery is harmless: a case state older than the document (by its ``seq``) is
 skipped and timeline entries are recognised by event id, a redelivered alert replaces its own copy in the recent
@@ -28,23 +29,23 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from agents.case_index import TIMELINE_FIELDS, TIMELINE_KEEP, write_case_view
+from agents.cases.index import TIMELINE_KEEP, observation_entry, timeline_entry, write_case_view
 from agents.logic.tasks import status_after
-from schemas.codec import dumps, loads, to_dict
-from schemas.records import Alert, DispatchTask, FieldUpdate
+from schemas.codec import DecodeError, decode, decode_dict, dumps, loads, to_dict
+from schemas.records import Alert, CaseState, DispatchTask, FieldUpdate, Record
 from streams import redis_keys as keys
-from streams.app import app, city, consume, dead_letter, decode_dicts, decode_events, redis, topic
-from streams.batch_consumer import batch_stage
+from streams.app import city, redis
+from streams.batch_consumer import RecordEvent
 from streams.metrics import STAGE_SECONDS
-from streams.topics import ALERTS, CASE_STATE, DISPATCH_TASKS, FIELD_UPDATES
+from streams.outbox import Outbox
+from streams.stage import BatchStage, TimerStage, decode_batch
+from streams.topics import ALERTS, CASE_STATE, DEADLETTER, DISPATCH_TASKS, FIELD_UPDATES
 
 __all__ = [
-    "PROJECT_ALERTS",
-    "PROJECT_CASES",
-    "PROJECT_TASKS",
     "apply_field_update",
+    "case_document",
     "merge_task",
-    "project_field_updates",
+    "stages",
 ]
 
 STAGE = "console"
@@ -133,10 +134,21 @@ async def _update_boards(
     await client.transaction(attempt, *boards)
 
 
-async def _project_alerts(events: Sequence[Any]) -> None:
+def _dicts(events: Sequence[RecordEvent], cls: type[Record], out: Outbox) -> list[dict[str, Any]]:
+    """Each event's value as a validated dict (what the views store); unreadable ones dead-lettered in ``out``."""
+    decoded = []
+    for event in events:
+        try:
+            decoded.append(decode_dict(cls, event.message.value))
+        except DecodeError as exc:
+            out.dead_letter(STAGE, exc.reason, exc.error_type, message=event.message)
+    return decoded
+
+
+async def _project_alerts(events: Sequence[RecordEvent], out: Outbox) -> None:
     started = time.perf_counter()
     pipe = redis().pipeline(transaction=True)
-    for _, alert in await decode_dicts(STAGE, events, Alert):
+    for alert in _dicts(events, Alert, out):
         line = _dumps(alert)
         pipe.lrem(keys.ALERTS_RECENT, 0, line)
         pipe.lpush(keys.ALERTS_RECENT, line)
@@ -146,60 +158,57 @@ async def _project_alerts(events: Sequence[Any]) -> None:
     STAGE_SECONDS.labels("console.alerts").observe((time.perf_counter() - started) / max(1, len(events)))
 
 
-async def _project_tasks(events: Sequence[Any]) -> None:
+async def _project_tasks(events: Sequence[RecordEvent], out: Outbox) -> None:
     started = time.perf_counter()
     changes = []
-    for _, task in await decode_dicts(STAGE, events, DispatchTask):
+    for task in _dicts(events, DispatchTask, out):
         changes.append((task["department"], task["task_id"], functools.partial(_merge, task)))
     await _update_boards(redis(), changes)
     STAGE_SECONDS.labels("console.tasks").observe((time.perf_counter() - started) / max(1, len(events)))
 
 
 # Fields of the case state that are the lifecycle's bookkeeping, not the console's.
-_INTERNAL = ("applied", "recent_events", "observation_ids")
-_STATE_KEYS = ("case_id", "status", "seq", "updated_at", "kind", "sla_deadline", "recent_events")
+_INTERNAL = ("applied", "recent_events", "observation_ids", "schema_version")
 
 
-def case_document(doc: dict[str, Any] | None, state: dict[str, Any]) -> dict[str, Any] | None:
+def case_document(doc: dict[str, Any] | None, state: CaseState) -> dict[str, Any] | None:
     """The console's document of a case after ``state``; ``None`` if ``doc`` is already newer.
 
     The timeline and observation list grow from the state's recent events, each taken once.
     """
     doc = doc or {"observations": [], "timeline": []}
-    if doc.get("seq", -1) > state["seq"]:
+    if doc.get("seq", -1) > state.seq:
         return None
-    doc.update({k: v for k, v in state.items() if k not in _INTERNAL})
+    doc.update({k: v for k, v in to_dict(state).items() if k not in _INTERNAL})
     seen = {t["event_id"] for t in doc["timeline"]}
-    for ev in state["recent_events"]:
-        if ev["event_id"] in seen:
+    for ev in state.recent_events:
+        if ev.event_id in seen:
             continue
-        doc["timeline"].append({k: ev[k] for k in TIMELINE_FIELDS})
-        if ev["type"] in ("opened", "merged", "reopened") and "observation_id" in ev["detail"]:
-            doc["observations"].append({"at": ev["at"], **ev["detail"]})
+        doc["timeline"].append(timeline_entry(ev))
+        entry = observation_entry(ev)
+        if entry is not None:
+            doc["observations"].append(entry)
     doc["timeline"] = doc["timeline"][-TIMELINE_KEEP:]
     return doc
 
 
-async def _read_states(events: Sequence[Any]) -> dict[str, dict[str, Any]]:
+def _read_states(events: Sequence[RecordEvent], out: Outbox) -> dict[str, CaseState]:
     """The latest state per case in ``events`` (``case-state`` records); unreadable ones dead-lettered."""
-    latest: dict[str, dict[str, Any]] = {}
+    latest: dict[str, CaseState] = {}
     for event in events:
         try:
-            state = loads(event.message.value)
-        except ValueError as exc:
-            await dead_letter(STAGE, f"case state is not JSON: {exc}", "malformed_json", message=event.message)
+            state = decode(CaseState, event.message.value)
+        except DecodeError as exc:
+            out.dead_letter(STAGE, exc.reason, exc.error_type, message=event.message)
             continue
-        if not isinstance(state, dict) or any(k not in state for k in _STATE_KEYS):
-            await dead_letter(STAGE, f"case state lacks one of {_STATE_KEYS}", "wrong_schema", message=event.message)
-            continue
-        if state["case_id"] not in latest or latest[state["case_id"]]["seq"] <= state["seq"]:
-            latest[state["case_id"]] = state
+        if state.case_id not in latest or latest[state.case_id].seq <= state.seq:
+            latest[state.case_id] = state
     return latest
 
 
-async def _project_cases(events: Sequence[Any]) -> None:
+async def _project_cases(events: Sequence[RecordEvent], out: Outbox) -> None:
     started = time.perf_counter()
-    states = await _read_states(events)
+    states = _read_states(events, out)
     if not states:
         return
     client = redis()
@@ -215,20 +224,9 @@ async def _project_cases(events: Sequence[Any]) -> None:
     STAGE_SECONDS.labels("console.cases").observe((time.perf_counter() - started) / max(1, len(events)))
 
 
-# Case states, alerts and tasks come at the case stage's pace: read in whole fetches (see streams.batch_consumer).
-PROJECT_CASES = batch_stage(STAGE, "cityops-console-cases", CASE_STATE, _project_cases)
-PROJECT_ALERTS = batch_stage(STAGE, "cityops-console-alerts", ALERTS, _project_alerts)
-PROJECT_TASKS = batch_stage(STAGE, "cityops-console-tasks", DISPATCH_TASKS, _project_tasks)
-
-
-@app.agent(topic(FIELD_UPDATES))
-async def project_field_updates(stream: Any) -> None:
-    await consume(stream, STAGE, FIELD_UPDATES, _project_field_updates, BATCH, BATCH_WAIT_S)
-
-
-async def _project_field_updates(events: Sequence[Any]) -> None:
+async def _project_field_updates(events: Sequence[RecordEvent], out: Outbox) -> None:
     changes = []
-    for _, record in await decode_events(STAGE, events, FieldUpdate):
+    for _, record in decode_batch(STAGE, events, FieldUpdate, out):
         update = to_dict(record)
         if not update["task_id"]:
             continue  # an update about a case without a task (e.g. from a case tool) moves no board
@@ -236,11 +234,10 @@ async def _project_field_updates(events: Sequence[Any]) -> None:
     await _update_boards(redis(), changes)
 
 
-@app.timer(interval=3600.0)
-async def prune_boards() -> None:
+async def prune_boards(now: float, out: Outbox) -> None:
     """Drop tasks finished more than two weeks ago from every board (the topics keep them)."""
     client = redis()
-    cutoff = time.time() - FINISHED_KEEP_S
+    cutoff = now - FINISHED_KEEP_S
     for department in [d.id for d in city().departments] + [city().routing.triage_department]:
         board = keys.tasks_of(department)
         stale = [
@@ -250,3 +247,15 @@ async def prune_boards() -> None:
         ]
         if stale:
             await client.hdel(board, *stale)
+
+
+def stages() -> list[BatchStage | TimerStage]:
+    # Case states, alerts and tasks come at the case stage's pace: read in whole fetches.
+    return [
+        BatchStage(STAGE, "cityops-console-cases", CASE_STATE, _project_cases, writes=(DEADLETTER,)),
+        BatchStage(STAGE, "cityops-console-alerts", ALERTS, _project_alerts, writes=(DEADLETTER,)),
+        BatchStage(STAGE, "cityops-console-tasks", DISPATCH_TASKS, _project_tasks, writes=(DEADLETTER,)),
+        BatchStage(STAGE, "cityops-console-field", FIELD_UPDATES, _project_field_updates, writes=(DEADLETTER,),
+                   max_records=BATCH),
+        TimerStage("console.prune", 3600.0, prune_boards),
+    ]

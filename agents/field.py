@@ -9,16 +9,17 @@ case and, recorded on ``case-events``, is a training signal for routing.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from functools import cache
-from typing import Any
 
-from schemas.records import SCHEMA_VERSION, CaseCommand, FieldUpdate
-from streams.app import app, city, consume, dead_letter, decode_events, produce, topic
-from streams.topics import CASE_COMMANDS, FIELD_UPDATES
+from schemas.records import CaseCommand, FieldUpdate
+from streams.app import city
+from streams.batch_consumer import RecordEvent
+from streams.outbox import Outbox
+from streams.stage import BatchStage, decode_batch
+from streams.topics import CASE_COMMANDS, DEADLETTER, FIELD_UPDATES
 
-__all__ = ["check_update", "read_field_updates"]
+__all__ = ["check_update", "stages"]
 
 STAGE = "field"
 
@@ -37,21 +38,18 @@ def check_update(update: FieldUpdate, departments: frozenset[str]) -> str:
     return ""
 
 
-@app.agent(topic(FIELD_UPDATES))
-async def read_field_updates(stream: Any) -> None:
-    await consume(stream, STAGE, FIELD_UPDATES, _handle, 200, 0.05)
-
-
-async def _handle(events: Sequence[Any]) -> None:
-    pending = []
-    for event, update in await decode_events(STAGE, events, FieldUpdate):
+async def forward_updates(events: Sequence[RecordEvent], out: Outbox) -> None:
+    """Each usable update becomes a ``field`` command to its case."""
+    for event, update in decode_batch(STAGE, events, FieldUpdate, out):
         problem = check_update(update, _departments())
         if problem:
-            await dead_letter(STAGE, problem, "invalid_update", message=event.message)
+            out.dead_letter(STAGE, problem, "invalid_update", message=event.message)
             continue
-        command = CaseCommand(
-            schema_version=SCHEMA_VERSION, command_id=f"field:{update.update_id}", case_id=update.case_id,
-            type="field", at=update.at, field=update,
-        )
-        pending.append(await produce(CASE_COMMANDS, update.case_id, command))
-    await asyncio.gather(*pending)
+        command = CaseCommand(command_id=f"field:{update.update_id}", case_id=update.case_id, type="field",
+                              at=update.at, field=update)
+        out.add_record(CASE_COMMANDS, update.case_id, command)
+
+
+def stages() -> list[BatchStage]:
+    return [BatchStage(STAGE, "cityops-field", FIELD_UPDATES, forward_updates, writes=(CASE_COMMANDS, DEADLETTER),
+                       max_records=200)]

@@ -20,17 +20,18 @@ import asyncio
 import time
 from collections.abc import Sequence
 from functools import cache
-from typing import Any
 
 from detectors.text import ComplaintAnalysis, ComplaintAnalyzer
 from detectors.text.routing import RouteDecision, Router
-from schemas.records import SCHEMA_VERSION, HotlineEvent, Observation
-from streams.app import city, dead_letter, decode_events, produce
-from streams.batch_consumer import batch_stage
+from schemas.records import HotlineEvent, Observation
+from streams.app import city
+from streams.batch_consumer import RecordEvent
 from streams.metrics import MODEL_SECONDS, STAGE_SECONDS
-from streams.topics import HOTLINE_EVENTS, OBSERVATIONS
+from streams.outbox import Outbox
+from streams.stage import BatchStage, decode_batch
+from streams.topics import DEADLETTER, HOTLINE_EVENTS, OBSERVATIONS
 
-__all__ = ["READ_COMPLAINTS", "check_report", "to_observation"]
+__all__ = ["check_report", "stages", "to_observation"]
 
 STAGE = "hotline"
 # Complaints per batch: the models are batched, and 1,000 take ~0.1 s to analyse.
@@ -64,7 +65,6 @@ def to_observation(
     event: HotlineEvent, analysis: ComplaintAnalysis, route: RouteDecision, ingested_at: float
 ) -> Observation:
     return Observation(
-        schema_version=SCHEMA_VERSION,
         observation_id=f"hotline:{event.event_id}",
         source="open311" if event.channel == "open311" else "hotline",
         source_id=event.event_id,
@@ -80,13 +80,11 @@ def to_observation(
         location_precision=analysis.precision,
         text=analysis.text,
         language=analysis.language,
-        # has_address: the classifier's address flag, with which the router re-reads its reason scores;
-        # petition: the report's petition count, which the router reads again when it re-routes the case.
-        labels={
-            "reason_confidence": round(analysis.reason_confidence, 4),
-            "has_address": float(_has_address(event)),
-            "petition": float(event.petition),
-        },
+        labels={"reason_confidence": round(analysis.reason_confidence, 4)},
+        # The classifier's address flag (the router re-reads its reason scores with it) and the petition
+        # count, which the router reads again when it re-routes the case.
+        has_address=_has_address(event),
+        petition=event.petition,
         **route.observation_fields(),
     )
 
@@ -119,30 +117,36 @@ def _analyze(events: Sequence[HotlineEvent]) -> list[tuple[ComplaintAnalysis, Ro
     return results
 
 
-async def _handle(events: Sequence[Any]) -> None:
+async def _handle(events: Sequence[RecordEvent], out: Outbox) -> None:
     started = time.perf_counter()
-    good: list[tuple[Any, HotlineEvent]] = []
-    for event, report in await decode_events(STAGE, events, HotlineEvent):
+    good: list[tuple[RecordEvent, HotlineEvent]] = []
+    for event, report in decode_batch(STAGE, events, HotlineEvent, out):
         problem = check_report(report)
         if problem:
-            await dead_letter(STAGE, problem, "invalid_report", message=event.message)
+            out.dead_letter(STAGE, problem, "invalid_report", message=event.message)
             continue
         good.append((event, report))
     if not good:
         return
     analyses = await asyncio.get_running_loop().run_in_executor(None, _analyze, [report for _, report in good])
-    pending = []
     for (event, report), analysis in zip(good, analyses, strict=True):
         if isinstance(analysis, Exception):
-            await dead_letter(STAGE, f"complaint model failed: {analysis!r}", "analysis_error",
-                              message=event.message)
+            out.dead_letter(STAGE, f"complaint model failed: {analysis!r}", "analysis_error", message=event.message)
             continue
-        ingested_at = event.message.timestamp or time.time()
+        # Kafka stamps records in milliseconds; every time in a record is seconds.
+        ingested_at = event.message.timestamp / 1000.0 if event.message.timestamp else time.time()
         obs = to_observation(report, *analysis, ingested_at)
-        pending.append(await produce(OBSERVATIONS, obs.observation_id, obs))
-    await asyncio.gather(*pending)
+        out.add_record(OBSERVATIONS, obs.observation_id, obs)
     STAGE_SECONDS.labels(STAGE).observe((time.perf_counter() - started) / len(events))
 
 
-# Read in whole fetches (see streams.batch_consumer): Faust would hand the models a few dozen at a time.
-READ_COMPLAINTS = batch_stage(STAGE, "cityops-hotline", HOTLINE_EVENTS, _handle, max_records=BATCH)
+def _warm() -> None:
+    """Load the models and run them once, so the first complaints after readiness do not wait for the load."""
+    _analyze_and_route([HotlineEvent(event_id="warm-up", channel="replay", received_at=time.time(),
+                                     text="warm-up", district="")])
+
+
+def stages() -> list[BatchStage]:
+    # Read in whole fetches (see streams.batch_consumer): Faust would hand the models a few dozen at a time.
+    return [BatchStage(STAGE, "cityops-hotline", HOTLINE_EVENTS, _handle, writes=(OBSERVATIONS, DEADLETTER),
+                       max_records=BATCH, warm=_warm)]

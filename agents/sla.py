@@ -9,21 +9,21 @@ command id is deterministic, so a timer that runs twice asks once.
 
 from __future__ import annotations
 
-import asyncio
 import os
-import time
 from typing import Any
 
 from agents.logic.lifecycle import OPEN_STATUSES
 from agents.logic.sla import district_digests, due_actions
 from schemas.codec import loads
-from schemas.records import SCHEMA_VERSION, CaseCommand, Digest
+from schemas.records import Digest
 from streams import redis_keys as keys
-from streams.app import app, city, produce, redis
+from streams.app import city, redis
 from streams.metrics import OPEN_CASES, REMINDERS, SLA_BREACHES
+from streams.outbox import Outbox
+from streams.stage import TimerStage
 from streams.topics import CASE_COMMANDS, DIGESTS
 
-__all__ = ["check_deadlines", "count_open_cases", "send_digests"]
+__all__ = ["check_deadlines", "count_open_cases", "send_digests", "stages"]
 
 SLA_INTERVAL_S = float(os.environ.get("CITYOPS_SLA_INTERVAL_S", "15"))
 DIGEST_INTERVAL_S = float(os.environ.get("CITYOPS_DIGEST_INTERVAL_S", str(7 * 24 * 3600)))
@@ -52,38 +52,33 @@ async def _camera_frames(cases: list[dict[str, Any]]) -> dict[str, float]:
     return {c: float(v) for c, v in zip(cameras, values, strict=True) if v}
 
 
-async def check_deadlines(now: float) -> int:
-    """Send every due SLA command; returns how many were sent."""
+async def check_deadlines(now: float, out: Outbox) -> int:
+    """Queue every due SLA command in ``out``; returns how many."""
     client = redis()
     due = await client.zrangebyscore(keys.SLA_DEADLINES, "-inf", now + _lookahead_s())
     resolved = await client.zrange(keys.cases_by_status("resolved"), 0, -1)
     cases = await _docs(list(dict.fromkeys([*due, *resolved])))
     frames = await _camera_frames(cases)
-    pending = []
+    sent = 0
     for case in cases:
         for action in due_actions(case, city(), now, frames):
             REMINDERS.labels(action.what).inc()
             if action.what == "escalate":
                 SLA_BREACHES.labels(case["kind"]).inc()
-            command = CaseCommand(
-                schema_version=SCHEMA_VERSION, command_id=action.command_id, case_id=action.case_id,
-                type="verify" if action.what == "verify" else "sla", at=now, detail=action.detail,
-            )
-            pending.append(await produce(CASE_COMMANDS, action.case_id, command))
-    await asyncio.gather(*pending)
-    return len(pending)
+            out.add_record(CASE_COMMANDS, action.case_id, action.command(now))
+            sent += 1
+    return sent
 
 
-async def send_digests(now: float) -> int:
-    """One digest per district of the cases still unresolved; returns how many were sent."""
+async def send_digests(now: float, out: Outbox) -> int:
+    """Queue one digest per district of the cases still unresolved in ``out``; returns how many."""
     client = redis()
     ids: list[bytes] = await client.zrange(keys.CASES_UPDATED, 0, -1)  # type: ignore[assignment]
     cases = await _docs(ids)
-    pending = []
-    for digest in district_digests(cases, now, DIGEST_INTERVAL_S):
-        pending.append(await produce(DIGESTS, digest["district"], Digest(schema_version=SCHEMA_VERSION, **digest)))
-    await asyncio.gather(*pending)
-    return len(pending)
+    digests = district_digests(cases, now, DIGEST_INTERVAL_S)
+    for digest in digests:
+        out.add_record(DIGESTS, digest["district"], Digest(**digest))
+    return len(digests)
 
 
 async def count_open_cases() -> None:
@@ -95,12 +90,13 @@ async def count_open_cases() -> None:
         OPEN_CASES.labels(status).set(count)
 
 
-@app.timer(interval=SLA_INTERVAL_S, on_leader=True)
-async def sla_timer() -> None:
-    await check_deadlines(time.time())
+async def _sla_tick(now: float, out: Outbox) -> None:
+    await check_deadlines(now, out)
     await count_open_cases()
 
 
-@app.timer(interval=DIGEST_INTERVAL_S, on_leader=True)
-async def digest_timer() -> None:
-    await send_digests(time.time())
+def stages() -> list[TimerStage]:
+    return [
+        TimerStage("sla", SLA_INTERVAL_S, _sla_tick, writes=(CASE_COMMANDS,), on_leader=True),
+        TimerStage("digests", DIGEST_INTERVAL_S, send_digests, writes=(DIGESTS,), on_leader=True),
+    ]

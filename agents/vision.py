@@ -17,26 +17,28 @@ import dataclasses
 import logging
 import os
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 from detectors.vision import Detector, VisionStage
 from detectors.vision.pipeline import BatchOutcome, Rejection
-from streams.app import app, city, dead_letter, produce, redis, topic
-from streams.metrics import EVENTS_IN, FRAME_TO_OBSERVATION, MODEL_SECONDS, STAGE_SECONDS
+from streams.app import city, redis
+from streams.batch_consumer import RecordEvent
+from streams.metrics import FRAME_TO_OBSERVATION, MODEL_SECONDS, STAGE_SECONDS
+from streams.outbox import Outbox
 from streams.redis_keys import evidence
 from streams.settings import REPO_ROOT
-from streams.topics import CAMERA_FRAMES, OBSERVATIONS
+from streams.stage import BatchStage
+from streams.topics import CAMERA_FRAMES, DEADLETTER, OBSERVATIONS
 
-__all__ = ["detect_violations", "vision_stage"]
+__all__ = ["stages", "vision_stage"]
 
 STAGE = "vision"
 # On CPU a batch of 4 gets most of batching's throughput; larger batches only add latency
 # (a frame waits for the whole batch). A GPU worker can raise it.
 MAX_BATCH = int(os.environ.get("CITYOPS_VISION_BATCH", "4"))
-MAX_WAIT_S = 0.05
 log = logging.getLogger(__name__)
 _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vision")
 
@@ -88,23 +90,23 @@ async def _keep_evidence(observation_id: str, jpeg: bytes, ttl_s: int) -> None:
         log.exception("could not store evidence of %s", observation_id)
 
 
-@app.agent(topic(CAMERA_FRAMES))
-async def detect_violations(stream: Any) -> None:
-    loop = asyncio.get_running_loop()
-    async for events in stream.take_events(MAX_BATCH, within=MAX_WAIT_S):
-        started = time.perf_counter()
-        EVENTS_IN.labels(CAMERA_FRAMES.name).inc(len(events))
-        values = [bytes(event.message.value or b"") for event in events]
-        outcome = await loop.run_in_executor(_executor, _process, values)
-        for rejection in outcome.rejections:
-            await dead_letter(STAGE, rejection.reason, rejection.error_type, message=events[rejection.index].message)
-        pending = []
-        for finding in outcome.findings:
-            obs = finding.observation
-            await _keep_evidence(obs.observation_id, finding.evidence, finding.evidence_ttl_s)
-            pending.append(await produce(OBSERVATIONS, obs.observation_id, obs))
-            FRAME_TO_OBSERVATION.observe(max(0.0, time.time() - finding.captured_at))
-        await asyncio.gather(*pending)
-        if outcome.frames:
-            MODEL_SECONDS.labels("vision").observe(outcome.model_seconds)
-        STAGE_SECONDS.labels(STAGE).observe((time.perf_counter() - started) / len(events))
+async def detect_violations(events: Sequence[RecordEvent], out: Outbox) -> None:
+    """One batch of frames: dead letters for the unusable ones, an observation per confirmed finding."""
+    started = time.perf_counter()
+    values = [bytes(event.message.value or b"") for event in events]
+    outcome = await asyncio.get_running_loop().run_in_executor(_executor, _process, values)
+    for rejection in outcome.rejections:
+        out.dead_letter(STAGE, rejection.reason, rejection.error_type, message=events[rejection.index].message)
+    for finding in outcome.findings:
+        obs = finding.observation
+        await _keep_evidence(obs.observation_id, finding.evidence, finding.evidence_ttl_s)
+        out.add_record(OBSERVATIONS, obs.observation_id, obs)
+        FRAME_TO_OBSERVATION.observe(max(0.0, time.time() - finding.captured_at))
+    if outcome.frames:
+        MODEL_SECONDS.labels("vision").observe(outcome.model_seconds)
+    STAGE_SECONDS.labels(STAGE).observe((time.perf_counter() - started) / len(events))
+
+
+def stages() -> list[BatchStage]:
+    return [BatchStage(STAGE, "cityops-vision", CAMERA_FRAMES, detect_violations,
+                       writes=(OBSERVATIONS, DEADLETTER), max_records=MAX_BATCH)]

@@ -1,4 +1,10 @@
-"""The Faust application every stage registers its agents with, and the helpers stages share.
+"""The worker's runtime: the Faust app factory, and the per-process resources every stage uses.
+
+:func:`create_app` builds the Faust app from :class:`~streams.settings.Settings` read
+once at start; nothing here connects or reads the environment at import. Stages do
+not touch the app: they declare what they read and write (:mod:`streams.stage`) and
+the worker registers them. The web surfaces register their pages on ``app``
+(:func:`current_app`) when the worker imports them.
 
 Stages read and write raw bytes and go through :mod:`schemas.codec`, so an
 unusable input is caught by the stage that got it and sent to ``deadletter``
@@ -11,7 +17,6 @@ import asyncio
 import base64
 import hashlib
 import logging
-import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
@@ -23,94 +28,133 @@ from mode.utils.objects import cached_property
 
 from config import CityConfig, load_city
 from schemas.codec import DecodeError, decode, decode_dict, encode, encode_dict
-from schemas.records import SCHEMA_VERSION, DeadLetter
-from streams.metrics import DEADLETTERS, EVENTS_IN, EVENTS_OUT
-from streams.settings import settings
+from schemas.records import DeadLetter, Record
+from streams.metrics import DEADLETTERS, EVENTS_OUT
+from streams.settings import Settings, current_settings
 from streams.topics import DEADLETTER, TOPICS, TopicSpec, default_partitions
 
 __all__ = [
-    "app",
+    "TRANSIENT_ERRORS",
+    "Runtime",
     "city",
-    "consume",
+    "create_app",
+    "current_app",
     "dead_letter",
+    "dead_letter_record",
     "decode_dicts",
     "decode_events",
     "guarded",
     "produce",
     "produce_dict",
     "redis",
+    "runtime",
     "send_bytes",
     "topic",
 ]
 
-R = TypeVar("R", bound=faust.Record)
+R = TypeVar("R", bound=Record)
 
 log = logging.getLogger(__name__)
 DEADLETTER_KEEP_BYTES = 1024 * 1024
 
-app = faust.App(
-    "cityops",
-    broker=settings.kafka_url,
-    store="memory://",
-    datadir=str(settings.data_dir / settings.worker_id),
-    web_host=settings.web_host,
-    web_port=settings.web_port,
-    web_enabled=True,
-    topic_partitions=default_partitions(),
-    # Faust's own topics (table changelogs): 1 on the embedded broker, 3 on a real cluster.
-    topic_replication_factor=int(os.environ.get("CITYOPS_REPLICATION", "1")),
-    topic_allow_declare=True,
-    producer_acks=-1,
-    # Gather records for a few ms into one produce request: the broker's cost is per request,
-    # and a case step writes several records per observation.
-    producer_linger=0.002,
-    producer_max_batch_size=512 * 1024,
-    # Commit often: on a crash fewer records are redelivered (redelivery is safe, only slower).
-    broker_commit_every=200,
-    broker_commit_interval=1.0,
-    stream_buffer_maxsize=8192,
-    table_cleanup_interval=30.0,
-    # Tansu finishes a group join after ~30 s; keep sessions long so joins are rare.
-    broker_session_timeout=60.0,
-    broker_heartbeat_interval=3.0,
-    broker_request_timeout=90.0,
-    broker_rebalance_timeout=90.0,
-    consumer_auto_offset_reset="earliest",
-    # Inputs up to the codec's limit must be readable (and dead-letterable), not stuck at the fetch size.
-    consumer_max_fetch_size=8 * 1024 * 1024,
-    producer_max_request_size=4 * 1024 * 1024,
-    logging_config=None,
-)
+
+def create_app(settings: Settings) -> faust.App:
+    """The worker's Faust app (web server, timers, producer), configured from ``settings``."""
+    app = faust.App(
+        "cityops",
+        broker=settings.kafka_url,
+        store="memory://",
+        datadir=str(settings.data_dir / settings.worker_id),
+        web_host=settings.web_host,
+        web_port=settings.web_port,
+        web_bind=settings.web_bind,
+        web_enabled=True,
+        topic_partitions=default_partitions(),
+        # Faust's own topics: 1 on the embedded broker, 3 on a real cluster.
+        topic_replication_factor=settings.replication,
+        topic_allow_declare=True,
+        producer_acks=-1,
+        # Gather records for a few ms into one produce request: the broker's cost is per request,
+        # and a case step writes several records per observation.
+        producer_linger=0.002,
+        producer_max_batch_size=512 * 1024,
+        broker_commit_every=200,
+        broker_commit_interval=1.0,
+        stream_buffer_maxsize=8192,
+        table_cleanup_interval=30.0,
+        # Tansu finishes a group join after ~30 s; keep sessions long so joins are rare.
+        broker_session_timeout=60.0,
+        broker_heartbeat_interval=3.0,
+        broker_request_timeout=90.0,
+        broker_rebalance_timeout=90.0,
+        consumer_auto_offset_reset="earliest",
+        # Inputs up to the codec's limit must be readable (and dead-letterable), not stuck at the fetch size.
+        consumer_max_fetch_size=8 * 1024 * 1024,
+        producer_max_request_size=4 * 1024 * 1024,
+        logging_config=None,
+    )
+    global _shared
+    _shared = Runtime(settings, app)
+    return app
 
 
-class _Shared:
-    """Lazily created per-process resources (one Redis pool, one parsed city config)."""
+class Runtime:
+    """This process's settings, Faust app, and lazily made resources (one Redis pool, one parsed city)."""
+
+    def __init__(self, settings: Settings, app: faust.App | None = None) -> None:
+        self.settings = settings
+        self._app = app
+
+    @property
+    def app(self) -> faust.App:
+        if self._app is None:  # a surface used outside a worker (tests, tools): an app from the environment
+            return create_app(self.settings)
+        return self._app
 
     @cached_property
     def redis(self) -> aioredis.Redis:
-        return aioredis.Redis.from_url(settings.redis_url, decode_responses=False, health_check_interval=30)
+        return aioredis.Redis.from_url(self.settings.redis_url, decode_responses=False, health_check_interval=30)
 
     @cached_property
     def city(self) -> CityConfig:
-        return load_city(settings.city)
+        return load_city(self.settings.city)
 
 
-_shared = _Shared()
+_shared: Runtime | None = None
 _topics: dict[str, faust.TopicT] = {}
 
 
+def runtime() -> Runtime:
+    """This process's runtime (made from the environment on first use outside a worker)."""
+    global _shared
+    if _shared is None:
+        _shared = Runtime(current_settings())
+    return _shared
+
+
+def current_app() -> faust.App:
+    return runtime().app
+
+
+def __getattr__(name: str) -> Any:
+    # ``from streams.app import app`` in the web surfaces: the app the worker created.
+    if name == "app":
+        return current_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def redis() -> aioredis.Redis:
-    return _shared.redis
+    return runtime().redis
 
 
 def city() -> CityConfig:
-    return _shared.city
+    return runtime().city
 
 
 def topic(spec: TopicSpec) -> faust.TopicT:
     """The Faust topic object for ``spec``, carrying raw bytes (stages decode and validate)."""
     if spec.name not in _topics:
-        _topics[spec.name] = app.topic(
+        _topics[spec.name] = current_app().topic(
             spec.name,
             key_type=bytes,
             value_type=bytes,
@@ -123,7 +167,7 @@ def topic(spec: TopicSpec) -> faust.TopicT:
     return _topics[spec.name]
 
 
-async def produce(spec: TopicSpec, key: str, record: faust.Record, *, wait: bool = False) -> Any:
+async def produce(spec: TopicSpec, key: str, record: Record, *, wait: bool = False) -> Any:
     """Send ``record`` to ``spec``'s topic; ``wait`` blocks until the broker has acknowledged it."""
     future = await send_bytes(spec, key, encode(record))
     return await future if wait else future
@@ -142,10 +186,10 @@ async def send_bytes(spec: TopicSpec, key: str, value: bytes) -> Awaitable[Any]:
     which cost more than the send itself on the case stage's hot path.
     """
     EVENTS_OUT.labels(spec.name).inc()
-    return await app.producer.send(spec.name, key.encode(), value, None, None, None)
+    return await current_app().producer.send(spec.name, key.encode(), value, None, None, None)
 
 
-async def dead_letter(
+def dead_letter_record(
     stage: str,
     reason: str,
     error_type: str,
@@ -153,14 +197,14 @@ async def dead_letter(
     message: Any = None,
     key: bytes | None = None,
     value: bytes | None = None,
-) -> None:
-    """Record an unusable input on ``deadletter`` with its original bytes, stage and reason.
+) -> DeadLetter:
+    """The dead letter of an unusable input: its original bytes, stage and reason.
 
     Payloads over :data:`DEADLETTER_KEEP_BYTES` keep their first bytes, full size and SHA-256; the
     whole payload stays on its source topic at the partition and offset recorded.
 
-    ``message`` is the Faust message the stage consumed (its topic, partition and
-    offset tell an operator where it came from); ``key``/``value`` override its bytes.
+    ``message`` is the consumed record (its topic, partition and offset tell an operator
+    where it came from); ``key``/``value`` override its bytes.
     """
     raw_key = key if key is not None else (getattr(message, "key", None) or b"")
     raw_value = value if value is not None else (getattr(message, "value", None) or b"")
@@ -168,9 +212,8 @@ async def dead_letter(
         raw_value = raw_value.encode()
     if isinstance(raw_key, str):
         raw_key = raw_key.encode()
-    truncated = len(raw_value) > DEADLETTER_KEEP_BYTES
-    letter = DeadLetter(
-        schema_version=SCHEMA_VERSION,
+    DEADLETTERS.labels(stage, error_type).inc()
+    return DeadLetter(
         stage=stage,
         reason=reason[:2000],
         error_type=error_type,
@@ -182,9 +225,21 @@ async def dead_letter(
         value_b64=base64.b64encode(raw_value[:DEADLETTER_KEEP_BYTES]).decode(),
         value_size=len(raw_value),
         value_sha256=hashlib.sha256(raw_value).hexdigest(),
-        truncated=truncated,
+        truncated=len(raw_value) > DEADLETTER_KEEP_BYTES,
     )
-    DEADLETTERS.labels(stage, error_type).inc()
+
+
+async def dead_letter(
+    stage: str,
+    reason: str,
+    error_type: str,
+    *,
+    message: Any = None,
+    key: bytes | None = None,
+    value: bytes | None = None,
+) -> None:
+    """Produce the dead letter of an unusable input (:func:`dead_letter_record`) and wait for the broker."""
+    letter = dead_letter_record(stage, reason, error_type, message=message, key=key, value=value)
     await produce(DEADLETTER, stage, letter, wait=True)
 
 
@@ -198,13 +253,19 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-async def guarded(stage: str, events: Sequence[Any], handle: Callable[[Sequence[Any]], Awaitable[None]]) -> None:
+async def guarded(
+    stage: str,
+    events: Sequence[Any],
+    handle: Callable[[Sequence[Any]], Awaitable[None]],
+    dead: Callable[[str, str, str, Any], Awaitable[None]] | None = None,
+) -> None:
     """Run ``handle(events)`` so that nothing stops the stage and nothing is silently dropped.
 
     Transient infrastructure errors are retried with backoff (the events stay
     unacknowledged meanwhile). Any other error is retried one event at a time,
     and only the events that still fail go to ``deadletter`` with the error as
-    reason. Handlers are idempotent per event, so a retried event is harmless.
+    reason (through ``dead(stage, reason, error_type, message)``; by default produced
+    at once). Handlers are idempotent per event, so a retried event is harmless.
     """
     delay = 0.2
     while True:
@@ -218,21 +279,16 @@ async def guarded(stage: str, events: Sequence[Any], handle: Callable[[Sequence[
         except Exception as exc:
             if len(events) == 1:
                 log.exception("%s: event failed, dead-lettering it", stage)
-                await dead_letter(stage, f"internal error in stage {stage}: {exc!r}", "stage_error",
-                                  message=events[0].message)
+                reason = f"internal error in stage {stage}: {exc!r}"
+                if dead is not None:
+                    await dead(stage, reason, "stage_error", events[0].message)
+                else:
+                    await dead_letter(stage, reason, "stage_error", message=events[0].message)
                 return
             log.warning("%s: batch of %d failed (%r); retrying one by one", stage, len(events), exc)
             for event in events:
-                await guarded(stage, [event], handle)
+                await guarded(stage, [event], handle, dead)
             return
-
-
-async def consume(stream: Any, stage: str, spec: TopicSpec,
-                  handle: Callable[[Sequence[Any]], Awaitable[None]], batch: int, within_s: float) -> None:
-    """The loop every stage runs: take a batch of events, count them, handle them under :func:`guarded`."""
-    async for events in stream.take_events(batch, within=within_s):
-        EVENTS_IN.labels(spec.name).inc(len(events))
-        await guarded(stage, events, handle)
 
 
 async def decode_events(stage: str, events: Sequence[Any], cls: type[R]) -> list[tuple[Any, R]]:
@@ -240,7 +296,7 @@ async def decode_events(stage: str, events: Sequence[Any], cls: type[R]) -> list
     return await _decode_each(stage, events, lambda raw: decode(cls, raw))
 
 
-async def decode_dicts(stage: str, events: Sequence[Any], cls: type[faust.Record]) -> list[tuple[Any, dict[str, Any]]]:
+async def decode_dicts(stage: str, events: Sequence[Any], cls: type[Record]) -> list[tuple[Any, dict[str, Any]]]:
     """Like :func:`decode_events`, but each value as a validated dict (defaults filled), not a record."""
     return await _decode_each(stage, events, lambda raw: decode_dict(cls, raw))
 

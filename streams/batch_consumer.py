@@ -1,18 +1,20 @@
-"""Hot-path consumers: a plain aiokafka group member per stage, batches of thousands per fetch.
+"""Hot-path consumers: a plain aiokafka group member per stage step, batches of thousands per fetch.
 
 Faust's streams hand an agent one event per event-loop turn (``take_events``
 fills its buffer from a per-event drainer), so a stage that does its work in
 batches was fed 10-40 events at a time and the case stage topped out at a few
-hundred observations per second whatever the batch size. The case stage
-therefore reads its topics with :class:`BatchConsumer`: ``getmany`` returns
-everything fetched, the stage handles it as one batch under
-:func:`streams.app.guarded`, and the offsets are committed only after the
-batch's outputs were acknowledged by the broker (at-least-once, as before).
+hundred observations per second whatever the batch size. Every stage step
+therefore reads its topic with a :class:`BatchConsumer`: ``getmany`` returns
+everything fetched, the step handles it as one batch under
+:func:`streams.stage.guarded` with a fresh outbox, and the offsets are committed
+only after the batch's outputs were acknowledged by the broker (at-least-once).
 
 State that belongs to a partition (the case table) lives in a
 :class:`PartitionedStore`: one dict per owned partition, restored from a
 compacted changelog topic when the group assigns the partition, dropped when it
 is taken away, written back (same partition, key = case id) with every change.
+No record of a partition is handled before its state is restored: the partition
+is paused from the moment it is assigned until its restore is done.
 """
 
 from __future__ import annotations
@@ -23,49 +25,60 @@ import gc
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-import mode
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import ConsumerRecord
 
-from schemas.codec import loads
-from streams.app import app, guarded
+from schemas.codec import DecodeError, decode
+from schemas.records import Record
+from streams.log_reader import read_to_end
 from streams.metrics import EVENTS_IN
 from streams.outbox import Outbox
-from streams.settings import settings
+from streams.settings import current_settings
 from streams.topics import TopicSpec
 
-__all__ = ["REGISTERED", "RUNNING", "BatchConsumer", "PartitionedStore", "RecordEvent", "batch_stage"]
+__all__ = ["RUNNING", "BatchConsumer", "PartitionedStore", "RecordEvent"]
 
 log = logging.getLogger(__name__)
+S = TypeVar("S", bound=Record)
 
 
 @dataclass(frozen=True)
 class RecordEvent:
-    """A consumed record in the shape stages expect of a Faust event (``event.message.value``…)."""
+    """A consumed record as a stage step sees it (``event.message.value``, ``.partition``, ``.offset``…)."""
 
     message: ConsumerRecord[bytes, bytes]
 
 
-class PartitionedStore:
-    """Key -> JSON state, held per partition of the source topic and backed by a compacted changelog.
+class PartitionedStore(Generic[S]):
+    """Key -> state record, held per partition of the source topic and backed by a compacted changelog.
 
     :param changelog: the changelog topic; record partition = source partition, key = state key
+    :param record: the state's record class (the changelog is read back as it)
     """
 
-    def __init__(self, changelog: TopicSpec) -> None:
+    def __init__(self, changelog: TopicSpec, record: type[S]) -> None:
         self.changelog = changelog
-        self._parts: dict[int, dict[str, dict[str, Any]]] = {}
+        self.record = record
+        self._parts: dict[int, dict[str, S]] = {}
 
-    def get(self, partition: int, key: str) -> dict[str, Any] | None:
+    def get(self, partition: int, key: str) -> S | None:
         return self._parts.get(partition, {}).get(key)
 
-    def put(self, partition: int, key: str, state: dict[str, Any], outbox: Outbox) -> None:
+    def holds(self, partition: int) -> bool:
+        """Whether ``partition``'s state is restored here."""
+        return partition in self._parts
+
+    def put(self, partition: int, key: str, state: S, outbox: Outbox) -> None:
         """Keep ``state`` and queue it for the changelog (same partition) in ``outbox``."""
         self._parts.setdefault(partition, {})[key] = state
-        outbox.add_dict(self.changelog, key, state, partition)
+        outbox.add_record(self.changelog, key, state, partition)
+
+    def load(self, partition: int, states: dict[str, S]) -> None:
+        """Hold ``states`` as ``partition``'s restored state (a restore, or a test's fixture)."""
+        self._parts[partition] = states
 
     def drop(self, partitions: Sequence[int]) -> None:
         for p in partitions:
@@ -75,35 +88,37 @@ class PartitionedStore:
         """Partition -> number of keys held."""
         return {p: len(keys) for p, keys in self._parts.items()}
 
-    async def restore(self, partitions: Sequence[int]) -> None:
-        """Read each partition's changelog from its start to its current end; the last value per key wins."""
+    def states(self) -> dict[str, S]:
+        """Every state held, of every owned partition."""
+        return {k: v for part in self._parts.values() for k, v in part.items()}
+
+    async def restore(self, partitions: Sequence[int], bootstrap: str) -> None:
+        """Read each partition's changelog from its start to its true end; the last value per key wins."""
         todo = [p for p in partitions if p not in self._parts]
         if not todo:
             return
-        consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, group_id=None,
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
                                     enable_auto_commit=False, max_partition_fetch_bytes=8 * 1024 * 1024)
         await consumer.start()
         try:
             tps = [TopicPartition(self.changelog.name, p) for p in todo]
             consumer.assign(tps)
-            ends = await consumer.end_offsets(tps)
             await consumer.seek_to_beginning(*tps)
-            remaining = {tp for tp in tps if ends[tp] > await consumer.position(tp)}
-            states: dict[int, dict[str, dict[str, Any]]] = {p: {} for p in todo}
-            while remaining:
-                batches = await consumer.getmany(*remaining, timeout_ms=500, max_records=5000)
-                for tp, records in batches.items():
-                    held = states[tp.partition]
-                    for rec in records:
-                        if rec.offset >= ends[tp] or rec.key is None:
-                            continue
-                        if rec.value:
-                            held[rec.key.decode()] = loads(rec.value)
-                        else:
-                            held.pop(rec.key.decode(), None)
-                for tp in list(remaining):
-                    if await consumer.position(tp) >= ends[tp]:
-                        remaining.discard(tp)
+            states: dict[int, dict[str, S]] = {p: {} for p in todo}
+
+            def keep(rec: ConsumerRecord[bytes, bytes]) -> None:
+                if rec.key is None:
+                    return
+                held = states[rec.partition]
+                if not rec.value:
+                    held.pop(rec.key.decode(), None)
+                    return
+                try:
+                    held[rec.key.decode()] = decode(self.record, rec.value)
+                except DecodeError as exc:  # written by this product only; a bad one was never a valid state
+                    log.error("%s: unreadable state of %r skipped: %s", self.changelog.name, rec.key, exc.reason)
+
+            await read_to_end(consumer, tps, keep)
             self._parts.update(states)
             gc.freeze()  # restored states are long-lived: out of the cyclic collector's scans (see streams.cli.worker)
             log.info("%s: restored %s", self.changelog.name, {p: len(s) for p, s in states.items()})
@@ -122,16 +137,23 @@ class _Listener(ConsumerRebalanceListener):
                 self.owner.store.drop([tp.partition for tp in revoked])
 
     async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
+        store = self.owner.store
+        consumer = self.owner.consumer
+        if store is not None and consumer is not None and assigned:
+            # aiokafka fetches a new assignment while this callback runs: hold it until the state is here.
+            consumer.pause(*assigned)
         delay = 0.5
-        while self.owner.store is not None:
+        while store is not None:
             # Without its state a partition's commands cannot be applied: keep trying, never skip it.
             try:
-                await self.owner.store.restore([tp.partition for tp in assigned])
+                await store.restore([tp.partition for tp in assigned], self.owner.bootstrap)
                 break
             except Exception as exc:
                 log.warning("%s: restoring state failed, retrying in %.1fs: %r", self.owner.group, delay, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
+        if store is not None and consumer is not None and assigned:
+            consumer.resume(*assigned)
         self.owner.joined = True
         log.info("%s: assigned %s", self.owner.group, sorted(tp.partition for tp in assigned))
 
@@ -139,20 +161,21 @@ class _Listener(ConsumerRebalanceListener):
 # The batch consumers running in this worker (their lag is reported with Faust's, :mod:`streams.lag`).
 RUNNING: list[AIOKafkaConsumer] = []
 
+Handle = Callable[[Sequence[RecordEvent]], Awaitable[None]]
+
 
 class BatchConsumer:
     """One consumer-group member that hands whole fetches to ``handle`` and commits after each.
 
     :param stage: stage name (dead letters, logs)
-    :param group: consumer group id (one per stage, so stages scale independently)
+    :param group: consumer group id (one per step, so steps scale independently)
     :param spec: the topic to read
-    :param handle: called with the batch's events (see :class:`RecordEvent`)
+    :param handle: called with each batch's events; returns once their outputs are acknowledged
     :param store: partition-local state to restore on assignment (optional)
     """
 
-    def __init__(self, stage: str, group: str, spec: TopicSpec,
-                 handle: Callable[[Sequence[Any]], Awaitable[None]],
-                 store: PartitionedStore | None = None, max_records: int = 2000) -> None:
+    def __init__(self, stage: str, group: str, spec: TopicSpec, handle: Handle,
+                 store: PartitionedStore[Any] | None = None, max_records: int = 2000) -> None:
         self.stage = stage
         self.group = group
         self.spec = spec
@@ -161,12 +184,16 @@ class BatchConsumer:
         self.max_records = max_records
         self.joined = False
         self.handling = asyncio.Lock()
+        self.consumer: AIOKafkaConsumer | None = None
+        self.bootstrap = ""
 
     def has_joined(self) -> bool:
         """Whether the group has assigned this worker its partitions (and their state is restored)."""
         return self.joined
 
     def _consumer(self) -> AIOKafkaConsumer:
+        settings = current_settings()
+        self.bootstrap = settings.bootstrap_servers
         return AIOKafkaConsumer(
             bootstrap_servers=settings.bootstrap_servers,
             group_id=self.group,
@@ -181,21 +208,34 @@ class BatchConsumer:
             request_timeout_ms=90_000,
         )
 
+    def _unrestored(self, fetched: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> list[TopicPartition]:
+        """Partitions of ``fetched`` whose state is not held (yet): none of their records may be handled."""
+        if self.store is None:
+            return []
+        return [tp for tp in fetched if not self.store.holds(tp.partition)]
+
     async def run(self) -> None:
         """Consume until cancelled (the worker stopping); transient broker errors are retried."""
-        consumer = self._consumer()
+        consumer = self.consumer = self._consumer()
         await consumer.start()
         consumer.subscribe([self.spec.name], listener=_Listener(self))
         RUNNING.append(consumer)
         try:
             while True:
-                fetched = await consumer.getmany(timeout_ms=100, max_records=self.max_records)
+                try:
+                    fetched = await consumer.getmany(timeout_ms=100, max_records=self.max_records)
+                except KafkaError as exc:
+                    log.warning("%s: fetch failed, retrying: %r", self.group, exc)
+                    await asyncio.sleep(1.0)
+                    continue
+                for tp in self._unrestored(fetched):
+                    consumer.seek(tp, fetched.pop(tp)[0].offset)  # read again once its state is restored
                 records = [rec for recs in fetched.values() for rec in recs]
                 if not records:
                     continue
                 EVENTS_IN.labels(self.spec.name).inc(len(records))
                 async with self.handling:
-                    await guarded(self.stage, [RecordEvent(rec) for rec in records], self.handle)
+                    await self.handle([RecordEvent(rec) for rec in records])
                 # Outside the lock: a commit can wait on a rebalance, which waits for the lock.
                 await self._commit(consumer, {tp: recs[-1].offset + 1 for tp, recs in fetched.items() if recs})
         finally:
@@ -218,25 +258,3 @@ class BatchConsumer:
                 log.warning("%s: commit failed, retrying in %.1fs: %r", self.group, delay, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
-
-
-# Every batch consumer the imported stages declared; they run as one service of the app.
-REGISTERED: list[BatchConsumer] = []
-
-
-class _BatchStages(mode.Service):
-    """Runs the registered batch consumers; started with the app, so their joins run alongside Faust's."""
-
-    @mode.Service.task
-    async def _consume(self) -> None:
-        await asyncio.gather(*(consumer.run() for consumer in REGISTERED))
-
-
-def batch_stage(stage: str, group: str, spec: TopicSpec, handle: Callable[[Sequence[Any]], Awaitable[None]],
-                *, store: PartitionedStore | None = None, max_records: int = 2000) -> BatchConsumer:
-    """Declare a stage step that reads ``spec`` in whole fetches (call at import, before the app starts)."""
-    consumer = BatchConsumer(stage, group, spec, handle, store=store, max_records=max_records)
-    if not REGISTERED:
-        app.add_dependency(_BatchStages())
-    REGISTERED.append(consumer)
-    return consumer

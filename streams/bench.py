@@ -134,7 +134,7 @@ async def run_hotline_bench(info: StackInfo, n: int, data: Path = SPB_FILE, time
         for rec in records[len(seen_offsets):]:
             seen_offsets.append(rec.offset)
             ev = json.loads(rec.value)
-            obs_id = ev["detail"].get("observation_id", "")
+            obs_id = (ev.get("report") or {}).get("observation_id", "")
             if obs_id in wanted and obs_id not in seen:
                 seen[obs_id] = (rec.timestamp / 1000.0, ev["type"], ev["case_id"])
         if progress:

@@ -156,7 +156,7 @@ async def _outputs(info: StackInfo, sent: dict[str, float], since_events: dict[i
         for rec in records[len(done_at):]:
             done_at.append(rec.offset)
             ev = json.loads(rec.value)
-            oid = ev["detail"].get("observation_id", "")
+            oid = (ev.get("report") or {}).get("observation_id", "")
             if oid in sent and oid not in attached:
                 attached[oid] = rec.timestamp / 1000.0
                 if ev["type"] == "opened":

@@ -13,13 +13,11 @@ from typing import Any
 
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
-from streams.settings import settings
-
 __all__ = ["apply_fetch_wait"]
 
 
-def apply_fetch_wait() -> None:
-    wait = settings.fetch_max_wait_ms
+def apply_fetch_wait(wait: int | None) -> None:
+    """Faust's consumer waits at most ``wait`` ms for a fetch (None: Faust's own 1.5 s)."""
     if wait is None:
         return
     original = AIOKafkaConsumerThread._create_worker_consumer

@@ -1,12 +1,16 @@
-"""Where the product finds its broker, Redis, city and web port: environment first, then defaults."""
+"""Where the product finds its broker, Redis, city and web port: environment first, then defaults.
+
+Read once, at first use (a worker reads them at start, :func:`current_settings`), never at import.
+"""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-__all__ = ["REPO_ROOT", "Settings", "settings"]
+__all__ = ["REPO_ROOT", "Settings", "current_settings"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,6 +25,8 @@ class Settings:
     data_dir: Path
     worker_id: str
     fetch_max_wait_ms: int | None = None
+    web_bind: str = "127.0.0.1"
+    replication: int = 1
 
     @property
     def bootstrap_servers(self) -> str:
@@ -40,7 +46,26 @@ class Settings:
             worker_id=env.get("CITYOPS_WORKER_ID", f"worker-{os.getpid()}"),
             # How long the broker may hold a fetch that found nothing (the embedded Tansu holds it all).
             fetch_max_wait_ms=int(env["CITYOPS_FETCH_MAX_WAIT_MS"]) if env.get("CITYOPS_FETCH_MAX_WAIT_MS") else None,
+            # The interface the web server listens on: loopback unless asked (Kubernetes asks for 0.0.0.0).
+            web_bind=env.get("CITYOPS_WEB_BIND", "127.0.0.1"),
+            # Replicas of Faust's own topics: 1 on the embedded broker, 3 on a real cluster.
+            replication=int(env.get("CITYOPS_REPLICATION", "1")),
         )
 
 
-settings = Settings.from_env()
+_current: Settings | None = None
+
+
+def current_settings() -> Settings:
+    """This process's settings, read from the environment the first time they are asked for."""
+    global _current
+    if _current is None:
+        _current = Settings.from_env()
+    return _current
+
+
+def __getattr__(name: str) -> Any:
+    # ``from streams.settings import settings``: the process's settings, read at first use.
+    if name == "settings":
+        return current_settings()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -9,19 +9,19 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-import faust
-
 from schemas.records import (
     Alert,
     CameraFrame,
     CaseCommand,
     CaseEvent,
+    CaseState,
     DeadLetter,
     Digest,
     DispatchTask,
     FieldUpdate,
     HotlineEvent,
     Observation,
+    Record,
 )
 
 __all__ = [
@@ -56,7 +56,7 @@ def default_partitions() -> int:
 class TopicSpec:
     name: str
     key: str
-    record: type[faust.Record] | None
+    record: type[Record] | None
     retention_ms: int
     description: str
     compacted: bool = False
@@ -86,7 +86,7 @@ CASE_COMMANDS = TopicSpec(
     "case-commands", "case_id", CaseCommand, 30 * DAY_MS, "Requests to change a case, owned by the case stage"
 )
 CASE_STATE = TopicSpec(
-    "case-state", "case_id", None, 365 * DAY_MS, "Latest state of each case (the case table's changelog)",
+    "case-state", "case_id", CaseState, 365 * DAY_MS, "Latest state of each case (the case table's changelog)",
     compacted=True,
 )
 CASE_EVENTS = TopicSpec(

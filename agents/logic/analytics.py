@@ -122,7 +122,8 @@ def apply_event(facts: CaseFacts | None, event: Mapping[str, Any], h3_resolution
         facts.resolved_at = at
     if kind == "reopened":
         facts.reopened += 1
-    source = str(event.get("source") or "")
+    report = event.get("report") or {}
+    source = str(report.get("source") or "")
     if source and source not in facts.sources:
         facts.sources.append(source)
     facts.updated_at = at

@@ -9,14 +9,17 @@
 so a command redelivered after a crash yields the very events it yielded the
 first time (they are kept in ``state["recent_events"]`` and re-emitted), and
 event ids are deterministic (case id + sequence number).
+
+States, commands and events are the typed records of :mod:`schemas.records`
+(:class:`CaseState`, :class:`CaseCommand`, :class:`CaseEvent`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from config.models import CityConfig
+from schemas.records import CaseCommand, CaseEvent, CaseState, Observation, Report, Route
 
 __all__ = [
     "CLOSED_STATUSES",
@@ -24,6 +27,7 @@ __all__ = [
     "Outcome",
     "apply",
     "priority_for",
+    "report_of",
     "sla_deadline",
 ]
 
@@ -45,14 +49,15 @@ _FIELD_EVENT = {"acknowledge": "acknowledged", "start": "started", "resolve": "r
 _KEEP_COMMANDS = 200
 _KEEP_EVENTS = 40
 _KEEP_OBSERVATIONS = 500
+_TEXT_IN_EVENT = 500
 
 
 @dataclass
 class Outcome:
     """What applying one command did: the new state, the events to emit, or why it was refused."""
 
-    state: dict[str, Any] | None
-    events: list[dict[str, Any]] = field(default_factory=list)
+    state: CaseState | None
+    events: list[CaseEvent] = field(default_factory=list)
     refused: str = ""
     duplicate: bool = False
 
@@ -68,234 +73,220 @@ def sla_deadline(city: CityConfig, kind: str, priority: str, first_observed_at: 
     return first_observed_at + hours * 3600.0
 
 
-def _event(state: dict[str, Any], etype: str, at: float, command_id: str, **detail: Any) -> dict[str, Any]:
-    state["seq"] += 1
-    return {
-        "event_id": f"{state['case_id']}:{state['seq']}",
-        "case_id": state["case_id"],
-        "type": etype,
-        "at": at,
-        "status": state["status"],
-        "kind": state["kind"],
-        "category": state["category"],
-        "reason": state["reason"],
-        "district": state["district"],
-        "lat": state["lat"],
-        "lon": state["lon"],
-        "priority": state["priority"],
-        "reports": state["reports"],
-        "department": state["department"],
-        "sla_deadline": state["sla_deadline"],
-        "opened_at": state["opened_at"],
-        "first_observed_at": state["first_observed_at"],
-        "dispatch_no": state["dispatch_no"],
-        "text": state["text"],
-        "detail": {"command_id": command_id, **{k: str(v) for k, v in detail.items()}},
-    }
+def _event(state: CaseState, etype: str, at: float, command_id: str, **extra: object) -> CaseEvent:
+    state.seq += 1
+    return CaseEvent(
+        event_id=f"{state.case_id}:{state.seq}",
+        case_id=state.case_id,
+        type=etype,
+        at=at,
+        status=state.status,
+        kind=state.kind,
+        category=state.category,
+        reason=state.reason,
+        district=state.district,
+        lat=state.lat,
+        lon=state.lon,
+        priority=state.priority,
+        reports=state.reports,
+        department=state.department,
+        sla_deadline=state.sla_deadline,
+        opened_at=state.opened_at,
+        first_observed_at=state.first_observed_at,
+        first_ingested_at=state.first_ingested_at,
+        dispatch_no=state.dispatch_no,
+        text=state.text,
+        command_id=command_id,
+        **extra,  # type: ignore[arg-type]
+    )
 
 
-def _new_state(case_id: str, obs: dict[str, Any], at: float) -> dict[str, Any]:
-    return {
-        "case_id": case_id,
-        "status": "new",
-        "kind": obs["kind"],
-        "category": obs["category"],
-        "reason": obs.get("reason", ""),
-        "district": obs["district"],
-        "lat": obs["lat"],
-        "lon": obs["lon"],
-        "priority": "normal",
-        "reports": 0,
-        "department": "",
-        "rejected_by": [],
-        "dispatch_no": 0,
-        "sla_deadline": 0.0,
-        "opened_at": at,
-        "updated_at": at,
-        "first_observed_at": obs["observed_at"],
-        "first_ingested_at": obs["ingested_at"],
-        "last_observed_at": obs["observed_at"],
-        "resolved_at": 0.0,
-        "route_confidence": 0.0,
-        "route_source": "",
-        "text": obs.get("text", ""),
-        "sources": {},
-        "cameras": [],
-        "observation_ids": [],
-        "reminded": 0.0,
-        "escalated": 0.0,
-        "seq": 0,
-        "applied": [],
-        "recent_events": [],
-    }
+def _new_state(case_id: str, obs: Observation, at: float) -> CaseState:
+    return CaseState(
+        case_id=case_id,
+        status="new",
+        kind=obs.kind,
+        category=obs.category,
+        reason=obs.reason,
+        district=obs.district,
+        lat=obs.lat,
+        lon=obs.lon,
+        opened_at=at,
+        updated_at=at,
+        first_observed_at=obs.observed_at,
+        first_ingested_at=obs.ingested_at,
+        last_observed_at=obs.observed_at,
+        text=obs.text,
+    )
 
 
-def _attach(state: dict[str, Any] | None, cmd: dict[str, Any], city: CityConfig, at: float) -> Outcome:
-    obs = cmd["observation"]
+def report_of(obs: Observation) -> Report:
+    """What a case event keeps of the observation it attaches."""
+    return Report(
+        observation_id=obs.observation_id,
+        source=obs.source,
+        source_id=obs.source_id,
+        observed_at=obs.observed_at,
+        ingested_at=obs.ingested_at,
+        camera_id=obs.camera_id,
+        evidence=obs.evidence,
+        confidence=round(float(obs.confidence), 3),
+        text=obs.text[:_TEXT_IN_EVENT],
+        location_precision=obs.location_precision,
+        has_address=obs.has_address,
+        petition=obs.petition,
+    )
+
+
+def _attach(state: CaseState | None, cmd: CaseCommand, city: CityConfig, at: float) -> Outcome:
+    obs = cmd.observation
     if obs is None:
         return Outcome(state, refused="attach command without an observation")
     if state is None:
-        state = _new_state(cmd["case_id"], obs, at)
-    elif obs["observation_id"] in state["observation_ids"]:
+        state = _new_state(cmd.case_id, obs, at)
+    elif obs.observation_id in state.observation_ids:
         return Outcome(state, duplicate=True)
-    state["reports"] += 1
-    state["observation_ids"] = [*state["observation_ids"], obs["observation_id"]][-_KEEP_OBSERVATIONS:]
-    state["sources"] = {**state["sources"], obs["source"]: state["sources"].get(obs["source"], 0) + 1}
-    if obs.get("camera_id") and obs["camera_id"] not in state["cameras"]:
-        state["cameras"] = [*state["cameras"], obs["camera_id"]]
-    state["last_observed_at"] = max(state["last_observed_at"], obs["observed_at"])
-    state["first_observed_at"] = min(state["first_observed_at"], obs["observed_at"])
-    if not state["text"] and obs.get("text"):
-        state["text"] = obs["text"]
-    cid = cmd["command_id"]
-    extra = {
-        "observation_id": obs["observation_id"],
-        "source": obs["source"],
-        "source_id": obs.get("source_id", ""),
-        "observed_at": obs["observed_at"],
-        "ingested_at": obs["ingested_at"],
-        "camera_id": obs.get("camera_id", ""),
-        "evidence": obs.get("evidence", ""),
-        "confidence": round(float(obs.get("confidence", 0.0)), 3),
-        "text": obs.get("text", "")[:500],
-        "location_precision": obs.get("location_precision", "exact"),
-    }
-    labels = obs.get("labels") or {}
-    if "has_address" in labels:  # a hotline report: the router re-reads its reason scores
-        extra["has_address"] = bool(labels["has_address"])
-    if labels.get("petition", 1) > 1:  # a repeated petition: the router weighs it when it re-routes
-        extra["petition"] = int(labels["petition"])
+    state.reports += 1
+    state.observation_ids = [*state.observation_ids, obs.observation_id][-_KEEP_OBSERVATIONS:]
+    state.sources = {**state.sources, obs.source: state.sources.get(obs.source, 0) + 1}
+    if obs.camera_id and obs.camera_id not in state.cameras:
+        state.cameras = [*state.cameras, obs.camera_id]
+    state.last_observed_at = max(state.last_observed_at, obs.observed_at)
+    state.first_observed_at = min(state.first_observed_at, obs.observed_at)
+    if not state.text and obs.text:
+        state.text = obs.text
+    cid = cmd.command_id
+    report = report_of(obs)
     events = []
-    if state["reports"] == 1:
+    if state.reports == 1:
         # The intake stage's route (a hotline report's): the dispatch step uses it for the case opened here.
-        route = {
-            "route_department": obs["department"],
-            "route_confidence": obs.get("route_confidence", 0.0),
-            "route_source": obs.get("route_source", ""),
-        } if obs.get("department") else {}
-        events.append(_event(state, "opened", at, cid, **extra, **route))
-    elif state["status"] in ("resolved", "verified", "closed"):
-        state["status"] = "reopened"
-        state["resolved_at"] = 0.0
-        events.append(_event(state, "reopened", at, cid, why="reported again after resolution", **extra))
+        route = Route(department=obs.department, confidence=obs.route_confidence, source=obs.route_source) \
+            if obs.department else None
+        events.append(_event(state, "opened", at, cid, report=report, route=route))
+    elif state.status in ("resolved", "verified", "closed"):
+        state.status = "reopened"
+        state.resolved_at = 0.0
+        events.append(_event(state, "reopened", at, cid, report=report, why="reported again after resolution"))
     else:
-        events.append(_event(state, "merged", at, cid, **extra))
-    raised = priority_for(state["reports"], state["priority"])
-    if raised != state["priority"]:
-        state["priority"] = raised
-        if state["sla_deadline"]:
-            state["sla_deadline"] = min(
-                state["sla_deadline"], sla_deadline(city, state["kind"], raised, state["first_observed_at"])
-            )
-        events.append(_event(state, "priority_raised", at, cid, reports=state["reports"]))
+        events.append(_event(state, "merged", at, cid, report=report))
+    raised = priority_for(state.reports, state.priority)
+    if raised != state.priority:
+        state.priority = raised
+        if state.sla_deadline:
+            state.sla_deadline = min(
+                state.sla_deadline, sla_deadline(city, state.kind, raised, state.first_observed_at))
+        events.append(_event(state, "priority_raised", at, cid))
     return Outcome(state, events)
 
 
-def _dispatched(state: dict[str, Any], cmd: dict[str, Any], city: CityConfig, at: float) -> Outcome:
-    dispatch_no = int(cmd["detail"].get("dispatch_no", "0"))
-    if dispatch_no <= state["dispatch_no"]:
+def _dispatched(state: CaseState, cmd: CaseCommand, city: CityConfig, at: float) -> Outcome:
+    if cmd.dispatch_no <= state.dispatch_no:
         return Outcome(state, duplicate=True)
-    state["dispatch_no"] = dispatch_no
-    state["department"] = cmd["department"]
-    state["route_confidence"] = cmd["confidence"]
-    state["route_source"] = cmd["route_source"]
-    if cmd["type"] == "triaged":
-        state["status"] = "triage"
-        return Outcome(state, [_event(state, "triaged", at, cmd["command_id"], confidence=cmd["confidence"],
-                                      ingested_at=state["first_ingested_at"])])
-    rerouted = state["status"] == "rejected"
-    state["status"] = "dispatched"
-    state["sla_deadline"] = sla_deadline(city, state["kind"], state["priority"], state["first_observed_at"])
+    state.dispatch_no = cmd.dispatch_no
+    state.department = cmd.department
+    state.route_confidence = cmd.confidence
+    state.route_source = cmd.route_source
+    route = Route(department=cmd.department, confidence=cmd.confidence, source=cmd.route_source)
+    if cmd.type == "triaged":
+        state.status = "triage"
+        return Outcome(state, [_event(state, "triaged", at, cmd.command_id, route=route)])
+    rerouted = state.status == "rejected"
+    state.status = "dispatched"
+    state.sla_deadline = sla_deadline(city, state.kind, state.priority, state.first_observed_at)
     etype = "rerouted" if rerouted else "dispatched"
-    return Outcome(state, [_event(state, etype, at, cmd["command_id"], confidence=cmd["confidence"],
-                                  source=cmd["route_source"], ingested_at=state["first_ingested_at"])])
+    return Outcome(state, [_event(state, etype, at, cmd.command_id, route=route)])
 
 
-def _field(state: dict[str, Any], cmd: dict[str, Any], at: float) -> Outcome:
-    update = cmd["field"]
-    action = update["action"]
-    if update["department"] != state["department"]:
-        return Outcome(state, refused=f"department {update['department']!r} does not hold case "
-                                      f"{state['case_id']} (held by {state['department']!r})")
-    if state["status"] not in _FIELD_FROM[action]:
-        return Outcome(state, refused=f"cannot {action} a case that is {state['status']}")
-    state["status"] = _FIELD_TO[action]
-    detail: dict[str, Any] = {"crew_id": update.get("crew_id", ""), "note": update.get("note", "")[:500]}
+def _field(state: CaseState, cmd: CaseCommand, at: float) -> Outcome:
+    update = cmd.field
+    if update is None:
+        return Outcome(state, refused="field command without update")
+    action = update.action
+    if update.department != state.department:
+        return Outcome(state, refused=f"department {update.department!r} does not hold case "
+                                      f"{state.case_id} (held by {state.department!r})")
+    if state.status not in _FIELD_FROM[action]:
+        return Outcome(state, refused=f"cannot {action} a case that is {state.status}")
+    state.status = _FIELD_TO[action]
+    extra: dict[str, object] = {"crew_id": update.crew_id, "note": update.note[:500]}
     if action == "resolve":
-        state["resolved_at"] = at
+        state.resolved_at = at
     if action == "reject":
-        state["rejected_by"] = [*state["rejected_by"], state["department"]]
-        detail["suggested_department"] = update.get("suggested_department", "")
-    return Outcome(state, [_event(state, _FIELD_EVENT[action], at, cmd["command_id"], **detail)])
+        state.rejected_by = [*state.rejected_by, state.department]
+        extra["suggested_department"] = update.suggested_department
+    return Outcome(state, [_event(state, _FIELD_EVENT[action], at, cmd.command_id, **extra)])
 
 
-def _assign(state: dict[str, Any], cmd: dict[str, Any], at: float) -> Outcome:
+def _assign(state: CaseState, cmd: CaseCommand, at: float) -> Outcome:
     """An operator sends a case to a department (from triage, or over a crew's rejection)."""
-    department = cmd["department"]
-    if state["status"] in ("resolved", *CLOSED_STATUSES):
-        return Outcome(state, refused=f"cannot assign a case that is {state['status']}")
-    if not department:
+    if state.status in ("resolved", *CLOSED_STATUSES):
+        return Outcome(state, refused=f"cannot assign a case that is {state.status}")
+    if not cmd.department:
         return Outcome(state, refused="assign command without a department")
-    by = cmd["detail"].get("by", "")
-    return Outcome(state, [_event(state, "assigned", at, cmd["command_id"], department=department, by=by)])
+    route = Route(department=cmd.department, confidence=1.0, source="operator")
+    return Outcome(state, [_event(state, "assigned", at, cmd.command_id, route=route, by=cmd.by)])
 
 
-def _verify(state: dict[str, Any], cmd: dict[str, Any], at: float) -> Outcome:
-    if state["status"] != "resolved":
-        return Outcome(state, refused=f"only a resolved case can be verified; case is {state['status']}")
-    still_there = cmd["detail"].get("violation") == "present"
-    cid = cmd["command_id"]
-    if still_there:
-        state["status"] = "reopened"
-        state["resolved_at"] = 0.0
+def _verify(state: CaseState, cmd: CaseCommand, at: float) -> Outcome:
+    if state.status != "resolved":
+        return Outcome(state, refused=f"only a resolved case can be verified; case is {state.status}")
+    cid = cmd.command_id
+    if cmd.violation == "present":
+        state.status = "reopened"
+        state.resolved_at = 0.0
         return Outcome(state, [_event(state, "reopened", at, cid, why="camera still sees the violation")])
-    state["status"] = "verified"
-    events = [_event(state, "verified", at, cid, by=cmd["detail"].get("by", ""))]
-    state["status"] = "closed"
+    state.status = "verified"
+    events = [_event(state, "verified", at, cid, by=cmd.by)]
+    state.status = "closed"
     events.append(_event(state, "closed", at, cid))
     return Outcome(state, events)
 
 
-def _sla(state: dict[str, Any], cmd: dict[str, Any], at: float) -> Outcome:
-    what = cmd["detail"].get("sla", "")
-    deadline = state["sla_deadline"]
-    if what == "close":
-        if state["status"] != "resolved":
+def _sla(state: CaseState, cmd: CaseCommand, at: float) -> Outcome:
+    deadline = state.sla_deadline
+    if cmd.sla == "close":
+        if state.status != "resolved":
             return Outcome(state, duplicate=True)
-        state["status"] = "closed"
-        return Outcome(state, [_event(state, "closed", at, cmd["command_id"], why="no new report after resolution")])
-    if state["status"] in ("resolved", *CLOSED_STATUSES) or not deadline:
+        state.status = "closed"
+        return Outcome(state, [_event(state, "closed", at, cmd.command_id, why="no new report after resolution")])
+    if state.status in ("resolved", *CLOSED_STATUSES) or not deadline:
         return Outcome(state, duplicate=True)
-    if what == "reminder" and state["reminded"] != deadline:
-        state["reminded"] = deadline
-        return Outcome(state, [_event(state, "reminder", at, cmd["command_id"], deadline=deadline)])
-    if what == "escalate" and state["escalated"] != deadline:
-        state["escalated"] = deadline
-        return Outcome(state, [_event(state, "escalated", at, cmd["command_id"], deadline=deadline)])
+    if cmd.sla == "reminder" and state.reminded != deadline:
+        state.reminded = deadline
+        return Outcome(state, [_event(state, "reminder", at, cmd.command_id, deadline=deadline)])
+    if cmd.sla == "escalate" and state.escalated != deadline:
+        state.escalated = deadline
+        return Outcome(state, [_event(state, "escalated", at, cmd.command_id, deadline=deadline)])
     return Outcome(state, duplicate=True)
 
 
-def apply(state: dict[str, Any] | None, cmd: dict[str, Any], city: CityConfig) -> Outcome:
-    """Apply one case command (a dict as on the ``case-commands`` topic) to ``state``.
+def _shallow_copy(state: CaseState) -> CaseState:
+    copy = object.__new__(CaseState)  # a third of dataclasses.replace's cost: no __init__ over 32 fields
+    copy.__dict__.update(state.__dict__)
+    return copy
+
+
+def apply(state: CaseState | None, cmd: CaseCommand, city: CityConfig) -> Outcome:
+    """Apply one case command to ``state``.
 
     Returns a new state (the input is not mutated). A command seen before yields
     the events it yielded then, so a redelivered command re-emits, never re-decides.
     """
-    if state is not None and cmd["command_id"] in state["applied"]:
-        replay = [e for e in state["recent_events"] if e["detail"].get("command_id") == cmd["command_id"]]
+    if state is not None and cmd.command_id in state.applied:
+        replay = [e for e in state.recent_events if e.command_id == cmd.command_id]
         return Outcome(state, replay, duplicate=True)
     # A shallow copy is enough: transitions replace the lists and dicts they change, never mutate them.
-    work = dict(state) if state is not None else None
-    at = float(cmd["at"])
-    ctype = cmd["type"]
+    work = _shallow_copy(state) if state is not None else None
+    at = float(cmd.at)
+    ctype = cmd.type
     if ctype == "attach":
         out = _attach(work, cmd, city, at)
     elif work is None:
-        return Outcome(None, refused=f"case {cmd['case_id']} does not exist")
+        return Outcome(None, refused=f"case {cmd.case_id} does not exist")
     elif ctype in ("dispatched", "triaged"):
         out = _dispatched(work, cmd, city, at)
     elif ctype == "field":
-        out = _field(work, cmd, at) if cmd.get("field") else Outcome(work, refused="field command without update")
+        out = _field(work, cmd, at)
     elif ctype == "verify":
         out = _verify(work, cmd, at)
     elif ctype == "assign":
@@ -305,7 +296,7 @@ def apply(state: dict[str, Any] | None, cmd: dict[str, Any], city: CityConfig) -
     else:
         return Outcome(state, refused=f"unknown command type {ctype!r}")
     if out.state is not None and (out.events or out.refused):
-        out.state["applied"] = [*out.state["applied"], cmd["command_id"]][-_KEEP_COMMANDS:]
-        out.state["recent_events"] = [*out.state["recent_events"], *out.events][-_KEEP_EVENTS:]
-        out.state["updated_at"] = max(out.state["updated_at"], at)
+        out.state.applied = [*out.state.applied, cmd.command_id][-_KEEP_COMMANDS:]
+        out.state.recent_events = [*out.state.recent_events, *out.events][-_KEEP_EVENTS:]
+        out.state.updated_at = max(out.state.updated_at, at)
     return out

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from config.models import CityConfig
+from schemas.records import CaseCommand
 
 __all__ = ["ACTIVE_STATUSES", "SlaAction", "district_digests", "due_actions"]
 
@@ -24,7 +25,15 @@ class SlaAction:
     case_id: str
     what: str  # reminder | escalate | close | verify
     command_id: str
-    detail: dict[str, str]
+    violation: str = ""  # verify: what the camera sees after the fix
+    by: str = ""  # verify: the cameras that looked
+
+    def command(self, at: float) -> CaseCommand:
+        """The command that asks the case stage to act on this."""
+        if self.what == "verify":
+            return CaseCommand(command_id=self.command_id, case_id=self.case_id, type="verify", at=at,
+                               violation=self.violation, by=self.by)
+        return CaseCommand(command_id=self.command_id, case_id=self.case_id, type="sla", at=at, sla=self.what)
 
 
 def due_actions(case: dict[str, Any], city: CityConfig, now: float,
@@ -36,9 +45,9 @@ def due_actions(case: dict[str, Any], city: CityConfig, now: float,
     actions: list[SlaAction] = []
     if case["status"] in ACTIVE_STATUSES and deadline:
         if now >= deadline - kind.reminder_before_h * 3600 and case.get("reminded") != deadline:
-            actions.append(SlaAction(cid, "reminder", f"sla:{cid}:reminder:{deadline}", {"sla": "reminder"}))
+            actions.append(SlaAction(cid, "reminder", f"sla:{cid}:reminder:{deadline}"))
         if now >= deadline and case.get("escalated") != deadline:
-            actions.append(SlaAction(cid, "escalate", f"sla:{cid}:escalate:{deadline}", {"sla": "escalate"}))
+            actions.append(SlaAction(cid, "escalate", f"sla:{cid}:escalate:{deadline}"))
     if case["status"] == "resolved":
         resolved_at = float(case.get("resolved_at") or 0.0)
         cameras = case.get("cameras") or []
@@ -48,9 +57,9 @@ def due_actions(case: dict[str, Any], city: CityConfig, now: float,
             seen = camera_last_frame or {}
             if all(seen.get(c, 0.0) >= resolved_at + kind.confirmation.window_s for c in cameras):
                 actions.append(SlaAction(cid, "verify", f"verify:{cid}:{resolved_at}",
-                                         {"violation": "absent", "by": ",".join(cameras)}))
+                                         violation="absent", by=",".join(cameras)))
         elif now >= resolved_at + kind.reopen_window_h * 3600:
-            actions.append(SlaAction(cid, "close", f"sla:{cid}:close:{resolved_at}", {"sla": "close"}))
+            actions.append(SlaAction(cid, "close", f"sla:{cid}:close:{resolved_at}"))
     return actions
 
 

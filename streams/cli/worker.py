@@ -1,8 +1,11 @@
-"""Entry point of one worker process: every stage's agents and the web server, in one Faust worker.
+"""Entry point of one worker process: the stages it runs and the web server, in one Faust worker.
 
 Started by ``cityops worker`` (or ``python -m streams.cli.worker``); reads the broker,
-Redis and city from the environment (see :mod:`streams.settings`). Scale out by
-starting more workers in the same consumer group.
+Redis and city from the environment once (see :mod:`streams.settings`). Scale out by
+starting more workers in the same consumer groups.
+
+:data:`STAGES` is the one list of stage modules: a new stage is a module with a
+``stages()`` function (:mod:`streams.stage`) and a line here.
 """
 
 from __future__ import annotations
@@ -10,18 +13,41 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
+from collections.abc import Callable, Sequence
+from types import ModuleType
 
 import faust
 
-from agents import load_stages
+import agents.analytics
+import agents.cases
+import agents.console
+import agents.field
+import agents.heartbeat
+import agents.hotline
+import agents.sla
+import agents.vision
+from agents.heartbeat import READINESS
 from config import load_city
-from streams.app import app, declared_topics
+from streams.app import create_app, declared_topics
 from streams.embedded import ensure_topics
 from streams.kafka_tuning import apply_fetch_wait
-from streams.settings import settings
+from streams.settings import current_settings
+from streams.stage import Stage, register
 from streams.web import load_web
 
-__all__ = ["main"]
+__all__ = ["STAGES", "main", "selected_stages", "stage_steps"]
+
+STAGES: dict[str, ModuleType] = {
+    "heartbeat": agents.heartbeat,  # always runs: readiness
+    "hotline": agents.hotline,
+    "cases": agents.cases,
+    "vision": agents.vision,
+    "field": agents.field,
+    "sla": agents.sla,
+    "console": agents.console,
+    "analytics": agents.analytics,
+}
 
 # The case table is hundreds of thousands of small dicts that live for days. With CPython's default
 # thresholds the cyclic collector rescanned them every few thousand allocations: 8-15 % of the case
@@ -31,12 +57,35 @@ __all__ = ["main"]
 GC_THRESHOLDS = (50_000, 20, 100)
 
 
+def selected_stages(wanted_env: str | None = None) -> list[str]:
+    """Stages this worker runs: all, or those named in ``CITYOPS_STAGES`` (e.g. ``vision`` for GPU nodes)."""
+    raw = os.environ.get("CITYOPS_STAGES", "") if wanted_env is None else wanted_env
+    wanted = [s.strip() for s in raw.split(",") if s.strip()]
+    if not wanted:
+        return list(STAGES)
+    unknown = [s for s in wanted if s not in STAGES]
+    if unknown:
+        raise ValueError(f"CITYOPS_STAGES names unknown stages {unknown}; known: {sorted(STAGES)}")
+    return ["heartbeat", *(s for s in wanted if s != "heartbeat")]
+
+
+def stage_steps(names: Sequence[str]) -> list[Stage]:
+    """Every step of the named stages, as their modules declare them."""
+    steps: list[Stage] = []
+    for name in names:
+        declare: Callable[[], Sequence[Stage]] = STAGES[name].stages
+        steps.extend(declare())
+    return steps
+
+
 def main(loglevel: str = "info") -> None:
+    settings = current_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     load_city(settings.city)  # fail fast, naming the file and key, before any connection is made
     asyncio.run(ensure_topics(settings.bootstrap_servers))
-    apply_fetch_wait()
-    load_stages()
+    app = create_app(settings)
+    apply_fetch_wait(settings.fetch_max_wait_ms)
+    READINESS.running = register(app, stage_steps(selected_stages()))
     load_web()
     declared_topics()
     gc.set_threshold(*GC_THRESHOLDS)

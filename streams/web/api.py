@@ -183,8 +183,7 @@ class AssignCase(web.View):
             raise ApiError(409, f"case {case_id} is {doc.get('status')}; it cannot be assigned")
         command = CaseCommand(
             schema_version=SCHEMA_VERSION, command_id=f"assign:{uuid.uuid4().hex}", case_id=case_id,
-            type="assign", at=time.time(), department=department, route_source="operator",
-            detail={"by": principal.actor},
+            type="assign", at=time.time(), department=department, route_source="operator", by=principal.actor,
         )
         await produce(CASE_COMMANDS, case_id, command, wait=True)
         await audit(principal.actor, "case.assign", case_id, client=client_of(request), department=department)

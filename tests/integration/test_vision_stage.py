@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-import agents
 from schemas.codec import encode
 from streams.redis_keys import evidence
 from streams.settings import REPO_ROOT
@@ -28,7 +27,6 @@ PHOTO = (
 CAMERA = "cam-vo-6-line"
 
 pytestmark = [
-    pytest.mark.skipif("agents.vision" not in agents.STAGES, reason="agents.vision is not registered in STAGES"),
     pytest.mark.skipif(not PHOTO.exists(), reason="shared demo photos not available"),
 ]
 

@@ -34,8 +34,11 @@ def event(case_id: str, etype: str, at: float, status: str, seq: int, **extra: o
         "event_id": f"{case_id}:{seq}", "case_id": case_id, "type": etype, "at": at, "status": status,
         "kind": "garbage", "category": "c.sanitary", "reason": "r.pile", "district": "nevskiy",
         "lat": 59.90, "lon": 30.45, "priority": "normal", "reports": 1, "department": "dept.a",
-        "sla_deadline": 0.0, "opened_at": 0.0, "first_observed_at": 0.0, "source": "",
+        "sla_deadline": 0.0, "opened_at": 0.0, "first_observed_at": 0.0,
     }
+    source = extra.pop("source", "")
+    if source:  # the report the event attached, as a CaseEvent carries it
+        base["report"] = {"observation_id": f"{source}:{seq}", "source": source, "observed_at": at, "ingested_at": at}
     base.update(extra)
     return base
 

@@ -178,18 +178,17 @@ def test_autoscaling_follows_consumer_lag_up_to_one_worker_per_partition() -> No
 
 
 def test_every_consumer_group_scales_on_its_lag() -> None:
-    """Faust's group (the app id) and each batch consumer's group, on the topic it reads."""
-    from agents import STAGES, load_stages
-    from streams.app import app
-    from streams.batch_consumer import REGISTERED
+    """Each batch step's consumer group, on the topic it reads (the heartbeat canary is not load)."""
+    from streams.cli.worker import selected_stages, stage_steps
+    from streams.stage import BatchStage
 
-    load_stages(STAGES)
+    steps = [s for s in stage_steps(selected_stages("")) if isinstance(s, BatchStage) and s.name != "heartbeat"]
     triggers = {t["metadata"]["consumerGroup"]: t["metadata"]
                 for t in one("ScaledObject", "cityops-worker")["spec"]["triggers"]}
-    assert len(REGISTERED) >= 5
-    assert set(triggers) == {app.conf.id} | {consumer.group for consumer in REGISTERED}
-    for consumer in REGISTERED:
-        assert triggers[consumer.group]["topic"] == consumer.spec.name
+    assert len(steps) >= 10
+    assert set(triggers) == {step.group for step in steps}
+    for step in steps:
+        assert triggers[step.group]["topic"] == step.reads.name
 
 
 def test_the_schema_check_catches_a_mistake() -> None:

@@ -2,46 +2,46 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
 
 from agents.logic.lifecycle import apply, priority_for, sla_deadline
 from config import load_city
+from schemas.records import CaseCommand, CaseEvent, CaseState, FieldUpdate, Observation
 
 CITY = load_city("spb")
 T0 = 1_700_000_000.0
 
 
-def obs(n: int, kind: str = "garbage", source: str = "hotline", at: float = T0, camera: str = "") -> dict[str, Any]:
-    return {
-        "observation_id": f"{source}:{n}", "source": source, "source_id": str(n), "observed_at": at,
-        "ingested_at": at + 1, "kind": kind, "category": "c.blagoustroystvo", "reason": "", "lat": 59.9,
-        "lon": 30.3, "district": "nevskiy", "confidence": 0.9, "text": f"report {n}", "camera_id": camera,
-        "evidence": "",
-    }
+def obs(n: int, kind: str = "garbage", source: str = "hotline", at: float = T0, camera: str = "",
+        **extra: Any) -> Observation:
+    return Observation(
+        observation_id=f"{source}:{n}", source=source, source_id=str(n), observed_at=at, ingested_at=at + 1,
+        kind=kind, category="c.blagoustroystvo", reason="", lat=59.9, lon=30.3, district="nevskiy",
+        confidence=0.9, text=f"report {n}", camera_id=camera, **extra,
+    )
 
 
-def attach(case: str, n: int, **kw: Any) -> dict[str, Any]:
-    return {"command_id": f"attach:{n}", "case_id": case, "type": "attach", "at": T0 + n, "observation": obs(n, **kw),
-            "field": None, "detail": {}}
+def attach(case: str, n: int, **kw: Any) -> CaseCommand:
+    return CaseCommand(command_id=f"attach:{n}", case_id=case, type="attach", at=T0 + n, observation=obs(n, **kw))
 
 
-def dispatched(case: str, no: int, dept: str = "org.a", ctype: str = "dispatched") -> dict[str, Any]:
-    return {"command_id": f"dispatch:{case}:{no}", "case_id": case, "type": ctype, "at": T0 + 100,
-            "department": dept, "confidence": 0.93, "route_source": "model", "detail": {"dispatch_no": str(no)},
-            "observation": None, "field": None}
+def dispatched(case: str, no: int, dept: str = "org.a", ctype: str = "dispatched") -> CaseCommand:
+    return CaseCommand(command_id=f"dispatch:{case}:{no}", case_id=case, type=ctype, at=T0 + 100, department=dept,
+                       confidence=0.93, route_source="model", dispatch_no=no)
 
 
-def field(case: str, n: int, action: str, dept: str = "org.a", **kw: str) -> dict[str, Any]:
-    update = {"update_id": f"u{n}", "case_id": case, "action": action, "at": T0 + 200 + n, "department": dept,
-              "crew_id": "crew-7", "note": "done", **kw}
-    return {"command_id": f"field:u{n}", "case_id": case, "type": "field", "at": T0 + 200 + n, "field": update,
-            "observation": None, "detail": {}}
+def field(case: str, n: int, action: str, dept: str = "org.a", **kw: str) -> CaseCommand:
+    update = FieldUpdate(update_id=f"u{n}", case_id=case, action=action, at=T0 + 200 + n, department=dept,
+                         crew_id="crew-7", note="done", **kw)
+    return CaseCommand(command_id=f"field:u{n}", case_id=case, type="field", at=T0 + 200 + n, field=update)
 
 
-def run(*commands: dict[str, Any]) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-    state, events = None, []
+def run(*commands: CaseCommand) -> tuple[CaseState | None, list[CaseEvent]]:
+    state: CaseState | None = None
+    events: list[CaseEvent] = []
     for cmd in commands:
         out = apply(state, cmd, CITY)
         assert not out.refused, out.refused
@@ -53,39 +53,39 @@ def run(*commands: dict[str, Any]) -> tuple[dict[str, Any] | None, list[dict[str
 def test_first_report_opens_later_ones_merge_and_raise_priority() -> None:
     state, events = run(*(attach("C1", n) for n in range(1, 7)))
     assert state is not None
-    assert [e["type"] for e in events] == [
+    assert [e.type for e in events] == [
         "opened", "merged", "merged", "priority_raised", "merged", "merged", "merged", "priority_raised"]
-    assert state["reports"] == 6 and state["priority"] == "urgent"
-    assert [e["event_id"] for e in events] == [f"C1:{i}" for i in range(1, 9)]
+    assert state.reports == 6 and state.priority == "urgent"
+    assert [e.event_id for e in events] == [f"C1:{i}" for i in range(1, 9)]
 
 
 def test_redelivered_attach_adds_nothing_and_replays_the_same_events() -> None:
     state, first = run(attach("C1", 1))
     again = apply(state, attach("C1", 1), CITY)
     assert again.duplicate and again.state == state
-    assert [e["event_id"] for e in again.events] == [e["event_id"] for e in first]
+    assert [e.event_id for e in again.events] == [e.event_id for e in first]
 
 
 def test_dispatch_sets_department_and_deadline_from_kind_and_priority() -> None:
     state, events = run(attach("C1", 1), dispatched("C1", 1))
-    assert state is not None and state["status"] == "dispatched" and state["department"] == "org.a"
-    assert state["sla_deadline"] == T0 + 24 * 3600  # garbage, normal priority: 24 h from the first report
-    assert events[-1]["type"] == "dispatched"
+    assert state is not None and state.status == "dispatched" and state.department == "org.a"
+    assert state.sla_deadline == T0 + 24 * 3600  # garbage, normal priority: 24 h from the first report
+    assert events[-1].type == "dispatched"
     # the same dispatch redelivered is a duplicate: no second "dispatched" event
-    out = apply(state, dispatched("C1", 1) | {"command_id": "other-id"}, CITY)
+    out = apply(state, dataclasses.replace(dispatched("C1", 1), command_id="other-id"), CITY)
     assert out.duplicate and not out.events
 
 
 def test_low_confidence_goes_to_triage() -> None:
     state, events = run(attach("C1", 1), dispatched("C1", 1, "triage", ctype="triaged"))
-    assert state is not None and state["status"] == "triage" and events[-1]["type"] == "triaged"
+    assert state is not None and state.status == "triage" and events[-1].type == "triaged"
 
 
 def test_field_loop_and_reopen_on_new_report() -> None:
     state, events = run(attach("C1", 1), dispatched("C1", 1), field("C1", 1, "acknowledge"),
                         field("C1", 2, "start"), field("C1", 3, "resolve"), attach("C1", 9))
-    assert [e["type"] for e in events][-4:] == ["acknowledged", "started", "resolved", "reopened"]
-    assert state is not None and state["status"] == "reopened"
+    assert [e.type for e in events][-4:] == ["acknowledged", "started", "resolved", "reopened"]
+    assert state is not None and state.status == "reopened"
 
 
 def test_other_department_cannot_act_on_a_case() -> None:
@@ -97,20 +97,19 @@ def test_other_department_cannot_act_on_a_case() -> None:
 def test_reject_records_who_rejected_and_reroute_is_a_new_dispatch() -> None:
     state, events = run(attach("C1", 1), dispatched("C1", 1, "org.a"),
                         field("C1", 1, "reject", suggested_department="org.b"), dispatched("C1", 2, "org.b"))
-    assert state is not None and state["rejected_by"] == ["org.a"] and state["department"] == "org.b"
-    assert [e["type"] for e in events][-2:] == ["rejected", "rerouted"]
-    assert events[-2]["detail"]["suggested_department"] == "org.b"
+    assert state is not None and state.rejected_by == ["org.a"] and state.department == "org.b"
+    assert [e.type for e in events][-2:] == ["rejected", "rerouted"]
+    assert events[-2].suggested_department == "org.b"
 
 
 def test_camera_verification_closes_or_reopens() -> None:
     base = (attach("C1", 1, source="camera", camera="cam-1"), dispatched("C1", 1), field("C1", 1, "resolve"))
-    verify = {"command_id": "v1", "case_id": "C1", "type": "verify", "at": T0 + 500, "observation": None,
-              "field": None, "detail": {"violation": "absent", "by": "cam-1"}}
+    verify = CaseCommand(command_id="v1", case_id="C1", type="verify", at=T0 + 500, violation="absent", by="cam-1")
     state, events = run(*base, verify)
-    assert state is not None and state["status"] == "closed"
-    assert [e["type"] for e in events][-2:] == ["verified", "closed"]
-    state, events = run(*base, verify | {"detail": {"violation": "present", "by": "cam-1"}})
-    assert state is not None and state["status"] == "reopened"
+    assert state is not None and state.status == "closed"
+    assert [e.type for e in events][-2:] == ["verified", "closed"]
+    state, events = run(*base, dataclasses.replace(verify, violation="present"))
+    assert state is not None and state.status == "reopened"
 
 
 @pytest.mark.parametrize(("reports", "expected"), [(1, "normal"), (3, "high"), (6, "urgent")])
@@ -126,13 +125,15 @@ def test_sla_deadline_per_kind_and_priority() -> None:
 
 def test_operator_assigns_a_triaged_case() -> None:
     state, _ = run(attach("C1", 1), dispatched("C1", 1, "triage", ctype="triaged"))
-    assign = {"command_id": "assign:1", "case_id": "C1", "type": "assign", "at": T0 + 300, "department": "org.b",
-              "observation": None, "field": None, "detail": {"by": "operator-2"}}
+    assign = CaseCommand(command_id="assign:1", case_id="C1", type="assign", at=T0 + 300, department="org.b",
+                         by="operator-2")
     out = apply(state, assign, CITY)
-    assert [e["type"] for e in out.events] == ["assigned"] and out.events[0]["detail"]["department"] == "org.b"
+    assert [e.type for e in out.events] == ["assigned"]
+    assert out.events[0].route is not None and out.events[0].route.department == "org.b"
+    assert out.events[0].by == "operator-2"
     state, _ = run(attach("C1", 1), dispatched("C1", 1, "triage", ctype="triaged"), assign,
                    dispatched("C1", 2, "org.b"))
-    assert state is not None and state["status"] == "dispatched" and state["department"] == "org.b"
+    assert state is not None and state.status == "dispatched" and state.department == "org.b"
 
 
 def test_apply_never_mutates_the_state_it_is_given() -> None:

@@ -72,11 +72,11 @@ def test_stage_confirms_garbage_and_rejects_bad_frames(detector: Detector, photo
     city = load_city("spb")
     stage = VisionStage(city, detector, clock=lambda: 2_000_000_000.0)
     camera = "cam-nevsky-gostiny"  # its no_vending zone (lower 55 %) watches garbage
-    good = [_frame(camera, 1_000_000.0 + 30 * i, photo_jpeg) for i in range(6)]
-    broken = _frame(camera, 1_000_500.0, b"\xff\xd8\xff\xe0garbage")
-    unknown = _frame("cam-nowhere", 1_000_000.0, photo_jpeg)
+    good = [_frame(camera, 1_700_000_000.0 + 30 * i, photo_jpeg) for i in range(6)]
+    broken = _frame(camera, 1_700_000_500.0, b"\xff\xd8\xff\xe0garbage")
+    unknown = _frame("cam-nowhere", 1_700_000_000.0, photo_jpeg)
     malformed = b'{"schema_version": 1, "camera_id": 5}'
-    huge = _frame(camera, 1_000_600.0, b"\xff\xd8" + bytes(city.vision.max_jpeg_bytes) + b"\xff\xd9")
+    huge = _frame(camera, 1_700_000_600.0, b"\xff\xd8" + bytes(city.vision.max_jpeg_bytes) + b"\xff\xd9")
     outcome = stage.process([good[0], broken, unknown, malformed, *good[1:], huge])
     reasons = {r.index: r.error_type for r in outcome.rejections}
     assert reasons.keys() == {1, 2, 3, 9}
@@ -89,7 +89,7 @@ def test_stage_confirms_garbage_and_rejects_bad_frames(detector: Detector, photo
     obs = finding.observation
     assert obs.source == "camera" and obs.camera_id == camera and obs.district == "tsentralnyy"
     assert obs.category == "garbage_bag" and obs.location_precision == "camera"
-    assert obs.observed_at >= 1_000_000.0 + 120  # garbage must stand 120 s (case_kinds.yaml)
+    assert obs.observed_at >= 1_700_000_000.0 + 120  # garbage must stand 120 s (case_kinds.yaml)
     assert abs(obs.lat - 59.9343) < 0.005 and abs(obs.lon - 30.3351) < 0.01
     assert decode(Observation, encode(obs)).observation_id == obs.observation_id
     assert decode_jpeg(finding.evidence).shape[1] <= 960
@@ -98,7 +98,7 @@ def test_stage_confirms_garbage_and_rejects_bad_frames(detector: Detector, photo
 
 def test_stage_ids_are_the_same_on_redelivery(detector: Detector, photo_jpeg: bytes) -> None:
     city = load_city("spb")
-    frames = [_frame("cam-sennaya", 1_000_000.0 + 30 * i, photo_jpeg) for i in range(6)]
+    frames = [_frame("cam-sennaya", 1_700_000_000.0 + 30 * i, photo_jpeg) for i in range(6)]
     ids = []
     for _ in range(2):
         stage = VisionStage(city, detector)
@@ -108,7 +108,7 @@ def test_stage_ids_are_the_same_on_redelivery(detector: Detector, photo_jpeg: by
 
 def test_frames_stamped_close_together_do_not_confirm_stationary_kinds(detector: Detector, photo_jpeg: bytes) -> None:
     stage = VisionStage(load_city("spb"), detector)
-    frames = [_frame("cam-sennaya", 1_000_000.0 + 5 * i, photo_jpeg) for i in range(6)]
+    frames = [_frame("cam-sennaya", 1_700_000_000.0 + 5 * i, photo_jpeg) for i in range(6)]
     assert stage.process(frames).findings == []  # 25 s < the 120 s a pile must stay
 
 

@@ -22,33 +22,70 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.structs import ConsumerRecord
 
 from agents.logic.dedupe import FIND_OR_CREATE_LUA, Match, dedupe_group, new_case_id
 from agents.logic.lifecycle import CLOSED_STATUSES
 from agents.logic.sla import ACTIVE_STATUSES as SLA_ACTIVE
 from config.models import CityConfig
 from schemas.codec import DecodeError, decode, dumps, to_dict
-from schemas.records import CaseEvent
+from schemas.records import CaseEvent, CaseState, Observation
 from streams import redis_keys as keys
+from streams.log_reader import read_to_end
 from streams.redis_scripts import script
-from streams.settings import settings
 from streams.topics import CASE_EVENTS
 
-__all__ = ["ensure_index", "find_or_create_batch", "forget_case", "rebuild_index", "write_case_view"]
+__all__ = [
+    "TIMELINE_KEEP",
+    "ensure_index",
+    "event_detail",
+    "find_or_create_batch",
+    "forget_case",
+    "observation_entry",
+    "rebuild_index",
+    "timeline_entry",
+    "write_case_view",
+]
 
 log = logging.getLogger(__name__)
 # An observation's case assignment is kept this long (longer than any redelivery takes).
 ASSIGNMENT_TTL_S = 14 * 24 * 3600
 _index_checked_at = 0.0
-TIMELINE_FIELDS = ("event_id", "type", "at", "status", "department", "detail")
 TIMELINE_KEEP = 100
 _INDEX_CHECK_EVERY_S = 1.0
+FIND_OR_CREATE_CHUNK = 500
+# What an event says beyond its type and status, as the console's timeline shows it (non-empty ones only).
+_DETAIL_FIELDS = ("command_id", "crew_id", "note", "suggested_department", "by", "why", "deadline")
+
+
+def event_detail(ev: CaseEvent) -> dict[str, Any]:
+    """The console's view of what a case event says beyond its type: its report, route and notes."""
+    detail: dict[str, Any] = {name: getattr(ev, name) for name in _DETAIL_FIELDS if getattr(ev, name)}
+    if ev.report is not None:
+        detail.update(to_dict(ev.report))
+    if ev.route is not None:
+        detail.update(route_department=ev.route.department, route_confidence=ev.route.confidence,
+                      route_source=ev.route.source)
+    return detail
+
+
+def timeline_entry(ev: CaseEvent) -> dict[str, Any]:
+    """One line of a case's timeline in its console document."""
+    return {"event_id": ev.event_id, "type": ev.type, "at": ev.at, "status": ev.status,
+            "department": ev.department, "detail": event_detail(ev)}
+
+
+def observation_entry(ev: CaseEvent) -> dict[str, Any] | None:
+    """The report an event attached, as the case document lists it (``at``: when it was attached)."""
+    if ev.report is None or ev.type not in ("opened", "merged", "reopened"):
+        return None
+    return {"at": ev.at, **to_dict(ev.report)}
 
 
 async def find_or_create_batch(
-    client: aioredis.Redis, city: CityConfig, observations: Sequence[dict[str, Any]]
+    client: aioredis.Redis, city: CityConfig, observations: Sequence[Observation]
 ) -> list[Match]:
-    """Assign each observation (a dict in the ``Observation`` shape) to a case: one atomic script call.
+    """Assign each observation to a case: one atomic script call per chunk.
 
     Batches are cut into chunks so one script never holds Redis for long.
     """
@@ -61,16 +98,16 @@ async def find_or_create_batch(
         assignment_keys: list[str] = []
         args: list[Any] = []
         for obs in observations[start : start + FIND_OR_CREATE_CHUNK]:
-            kind = kinds.get(obs["kind"], default)
-            group = dedupe_group(city, kind.id, obs["category"], obs.get("reason", ""))
+            kind = kinds.get(obs.kind, default)
+            group = dedupe_group(city, kind.id, obs.category, obs.reason)
             g = group_of.get(group)
             if g is None:
                 g = group_of[group] = len(group_of) + 1
                 group_keys += [keys.case_geo(group), keys.case_seen(group)]
-            assignment_keys.append(keys.observation_case(obs["observation_id"]))
-            new_id = new_case_id(obs["observation_id"])
-            args.append(f"{g} {float(obs['lon'])!r} {float(obs['lat'])!r} {float(kind.radius_m)!r} "
-                        f"{float(obs['observed_at'])!r} {kind.window_h * 3600.0!r} {new_id}")
+            assignment_keys.append(keys.observation_case(obs.observation_id))
+            new_id = new_case_id(obs.observation_id)
+            args.append(f"{g} {float(obs.lon)!r} {float(obs.lat)!r} {float(kind.radius_m)!r} "
+                        f"{float(obs.observed_at)!r} {kind.window_h * 3600.0!r} {new_id}")
         script_keys = group_keys + assignment_keys
         args = [len(group_of), ASSIGNMENT_TTL_S, *args]
         flat = await script(client, FIND_OR_CREATE_LUA)(keys=script_keys, args=args)
@@ -79,16 +116,14 @@ async def find_or_create_batch(
     return matches
 
 
-FIND_OR_CREATE_CHUNK = 500
-
-def forget_case(pipe: Any, city: CityConfig, state: dict[str, Any]) -> None:
+def forget_case(pipe: Any, city: CityConfig, state: CaseState) -> None:
     """Take a closed case out of the geo index: new reports there open a new case."""
-    group = dedupe_group(city, state["kind"], state["category"], state["reason"])
-    pipe.zrem(keys.case_geo(group), state["case_id"])
-    pipe.zrem(keys.case_seen(group), state["case_id"])
+    group = dedupe_group(city, state.kind, state.category, state.reason)
+    pipe.zrem(keys.case_geo(group), state.case_id)
+    pipe.zrem(keys.case_seen(group), state.case_id)
 
 
-async def ensure_index(client: aioredis.Redis, timeout_s: float = 120.0) -> None:
+async def ensure_index(client: aioredis.Redis, city: CityConfig, bootstrap: str, timeout_s: float = 120.0) -> None:
     """Make sure the geo index exists; rebuild it from the case log if Redis lost it."""
     global _index_checked_at
     if time.monotonic() - _index_checked_at < _INDEX_CHECK_EVERY_S:
@@ -98,9 +133,7 @@ async def ensure_index(client: aioredis.Redis, timeout_s: float = 120.0) -> None
         token = uuid.uuid4().hex
         if await client.set(keys.CASE_INDEX_LOCK, token, nx=True, ex=int(timeout_s)):
             try:
-                from streams.app import city
-
-                count = await rebuild_index(client, city(), settings.bootstrap_servers)
+                count = await rebuild_index(client, city, bootstrap)
                 await client.set(keys.CASE_INDEX_READY, str(time.time()))
                 log.warning("case index rebuilt from %s: %d open cases", CASE_EVENTS.name, count)
             finally:
@@ -115,7 +148,7 @@ async def ensure_index(client: aioredis.Redis, timeout_s: float = 120.0) -> None
 
 
 async def _read_case_log(bootstrap: str) -> dict[str, dict[str, Any]]:
-    """Latest state of every case, folded from the whole ``case-events`` topic."""
+    """Latest state of every case, folded from the whole ``case-events`` topic (to its true end)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
     await consumer.start()
     cases: dict[str, dict[str, Any]] = {}
@@ -129,15 +162,11 @@ async def _read_case_log(bootstrap: str) -> dict[str, dict[str, Any]]:
             return cases
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
-        remaining = {tp for tp in tps if ends[tp] > 0}
-        while remaining:
-            batches = await consumer.getmany(*remaining, timeout_ms=1000)
-            for tp, records in batches.items():
-                for rec in records:
-                    _fold(cases, rec.value)
-                    if rec.offset + 1 >= ends[tp]:
-                        remaining.discard(tp)
+
+        def fold(rec: ConsumerRecord[bytes, bytes]) -> None:
+            _fold(cases, rec.value)
+
+        await read_to_end(consumer, tps, fold)
     finally:
         await consumer.stop()
     return cases
@@ -154,24 +183,28 @@ def _fold(cases: dict[str, dict[str, Any]], raw: bytes | None) -> None:
     case["dispatch_no"] = max(case["dispatch_no"], ev.dispatch_no)
     doc = case["doc"]
     event = to_dict(ev)
-    doc.update({k: v for k, v in event.items() if k not in ("detail", "type", "event_id", "at", "schema_version")})
+    doc.update({k: v for k, v in event.items() if k not in _NOT_STATE})
     doc["updated_at"] = ev.at
-    doc["timeline"] = [*doc["timeline"], {k: event[k] for k in TIMELINE_FIELDS}][-TIMELINE_KEEP:]
-    obs_id = ev.detail.get("observation_id")
-    if obs_id:
-        case["observations"][obs_id] = ev.type == "opened"
-        case["last_seen"] = max(case["last_seen"], float(ev.detail.get("observed_at", ev.at)))
-        if ev.type in ("opened", "merged", "reopened"):
-            doc["observations"].append({"at": ev.at, **ev.detail})
-        camera = ev.detail.get("camera_id")
-        if camera and camera not in doc.setdefault("cameras", []):
-            doc["cameras"].append(camera)
+    doc["timeline"] = [*doc["timeline"], timeline_entry(ev)][-TIMELINE_KEEP:]
+    report = ev.report
+    if report is not None:
+        case["observations"][report.observation_id] = ev.type == "opened"
+        case["last_seen"] = max(case["last_seen"], report.observed_at)
+        entry = observation_entry(ev)
+        if entry is not None:
+            doc["observations"].append(entry)
+        if report.camera_id and report.camera_id not in doc.setdefault("cameras", []):
+            doc["cameras"].append(report.camera_id)
     # What the SLA timers read: when it was resolved, and which deadline was already reminded/escalated.
     if ev.type == "resolved":
         doc["resolved_at"] = ev.at
     elif ev.type in ("reminder", "escalated"):
-        doc["reminded" if ev.type == "reminder" else "escalated"] = ev.sla_deadline
+        doc["reminded" if ev.type == "reminder" else "escalated"] = ev.deadline or ev.sla_deadline
 
+
+# Fields of a case event that describe the event, not the case it leaves behind.
+_NOT_STATE = ("type", "event_id", "at", "schema_version", "command_id", "report", "route", "crew_id", "note",
+              "suggested_department", "by", "why", "deadline")
 
 def write_case_view(pipe: Any, case_id: str, doc: dict[str, Any], previous_status: str | None = None) -> None:
     """Queue a case's console document and the by-status, by-update and SLA-deadline indexes that point at it."""

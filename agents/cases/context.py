@@ -1,0 +1,33 @@
+"""What the case stage's steps work with: the city, Redis, the case table and the dispatcher.
+
+The worker builds one from its runtime (:func:`agents.cases.case_stage`); a test builds
+one over a throw-away Redis and an in-memory store (:mod:`tests.unit.agents.cases.harness`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+
+from agents.cases.dispatch import Dispatcher
+from config.models import CityConfig
+from schemas.records import CaseState
+from streams.batch_consumer import PartitionedStore
+
+__all__ = ["CaseStage"]
+
+
+@dataclass
+class CaseStage:
+    """The case stage's dependencies.
+
+    :param bootstrap: the broker, for rebuilding the index from the case log
+    :param store: the case table (state per owned partition of ``case-commands``)
+    """
+
+    city: CityConfig
+    redis: aioredis.Redis
+    bootstrap: str
+    store: PartitionedStore[CaseState]
+    dispatcher: Dispatcher

@@ -1,0 +1,42 @@
+"""The merge step: each observation goes to the open case of its problem, or opens one.
+
+Reads ``observations``; the case is decided atomically in Redis over the geo index of
+open cases (:func:`agents.cases.index.find_or_create_batch`), and remembered per
+observation so a redelivered one lands in the same case. Each observation then
+becomes an ``attach`` command for its case (``case-commands``, keyed by case id).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from agents.cases.context import CaseStage
+from agents.cases.index import ensure_index, find_or_create_batch
+from schemas.records import CaseCommand, Observation
+from streams.batch_consumer import RecordEvent
+from streams.metrics import CASES_MERGED, CASES_OPENED, STAGE_SECONDS
+from streams.outbox import Outbox
+from streams.stage import decode_batch
+from streams.topics import CASE_COMMANDS
+
+__all__ = ["merge_observations"]
+
+STAGE = "cases"
+
+
+async def merge_observations(cases: CaseStage, events: Sequence[RecordEvent], out: Outbox) -> None:
+    """Attach each observation of the batch to its case (commands queued in ``out``)."""
+    started = time.perf_counter()
+    observations = [obs for _, obs in decode_batch(STAGE, events, Observation, out)]
+    if not observations:
+        return
+    await ensure_index(cases.redis, cases.city, cases.bootstrap)
+    matches = await find_or_create_batch(cases.redis, cases.city, observations)
+    now = time.time()
+    for obs, match in zip(observations, matches, strict=True):
+        (CASES_OPENED if match.opened and match.outcome == "opened" else CASES_MERGED).labels(obs.kind).inc()
+        command = CaseCommand(command_id=f"attach:{obs.observation_id}", case_id=match.case_id, type="attach",
+                              at=now, observation=obs, opened=match.opened)
+        out.add_record(CASE_COMMANDS, match.case_id, command)
+    STAGE_SECONDS.labels("cases.merge").observe((time.perf_counter() - started) / len(events))
