@@ -10,8 +10,10 @@ Four consumers, each a thin adapter from one topic to Redis:
   latest 200 in ``ALERTS_RECENT``;
 * :data:`PROJECT_TASKS` (``dispatch-tasks``, a batch consumer): put each task on its
   department's board;
-* :data:`PROJECT_FIELD` (``field-updates``, a batch consumer): move the task along its board
-  (acknowledged, in progress, resolved, rejected) with the crew's note;
+* the boards' step (``case-events``, a batch consumer): move the task along its board
+  (acknowledged, in progress, resolved, rejected) with the crew's note, as the case stage
+  accepted the crew's update. An update the case stage refused (another department's
+  task, a task that does not exist, a resolve of a rejected task) leaves no trace here;
 * a timer that drops tasks finished two weeks ago from the boards.
 
 Redelivery is harmless: a case state older than the document (by its ``seq``) is
@@ -32,17 +34,18 @@ import redis.asyncio as aioredis
 from agents.cases.index import TIMELINE_KEEP, observation_entry, timeline_entry, write_case_view
 from agents.logic.tasks import status_after
 from schemas.codec import DecodeError, decode, decode_dict, dumps, loads, to_dict
-from schemas.records import Alert, CaseState, DispatchTask, FieldUpdate, Record
+from schemas.records import Alert, CaseEvent, CaseState, DispatchTask, Record
 from streams import redis_keys as keys
 from streams.app import city, redis
 from streams.batch_consumer import RecordEvent
 from streams.metrics import STAGE_SECONDS
 from streams.outbox import Outbox
 from streams.stage import BatchStage, TimerStage, decode_batch
-from streams.topics import ALERTS, CASE_STATE, DEADLETTER, DISPATCH_TASKS, FIELD_UPDATES
+from streams.topics import ALERTS, CASE_EVENTS, CASE_STATE, DEADLETTER, DISPATCH_TASKS
 
 __all__ = [
     "apply_field_update",
+    "board_update",
     "case_document",
     "merge_task",
     "stages",
@@ -224,13 +227,28 @@ async def _project_cases(events: Sequence[RecordEvent], out: Outbox) -> None:
     STAGE_SECONDS.labels("console.cases").observe((time.perf_counter() - started) / max(1, len(events)))
 
 
-async def _project_field_updates(events: Sequence[RecordEvent], out: Outbox) -> None:
+# The case event of an accepted crew update -> the update's action on the board.
+_ACTION_OF = {"acknowledged": "acknowledge", "started": "start", "resolved": "resolve", "rejected": "reject"}
+
+
+def board_update(ev: CaseEvent) -> dict[str, Any] | None:
+    """A crew's update as the case stage accepted it, in the board's shape; None for any other event."""
+    action = _ACTION_OF.get(ev.type)
+    if action is None or not ev.command_id.startswith("field:") or ev.dispatch_no < 1:
+        return None
+    return {
+        "update_id": ev.command_id.removeprefix("field:"), "case_id": ev.case_id,
+        "task_id": f"{ev.case_id}/{ev.dispatch_no}", "department": ev.department, "action": action, "at": ev.at,
+        "crew_id": ev.crew_id, "note": ev.note, "suggested_department": ev.suggested_department,
+    }
+
+
+async def _project_field_events(events: Sequence[RecordEvent], out: Outbox) -> None:
     changes = []
-    for _, record in decode_batch(STAGE, events, FieldUpdate, out):
-        update = to_dict(record)
-        if not update["task_id"]:
-            continue  # an update about a case without a task (e.g. from a case tool) moves no board
-        changes.append((update["department"], update["task_id"], functools.partial(_apply, update)))
+    for _, ev in decode_batch(STAGE, events, CaseEvent, out):
+        update = board_update(ev)
+        if update is not None:
+            changes.append((update["department"], update["task_id"], functools.partial(_apply, update)))
     await _update_boards(redis(), changes)
 
 
@@ -255,7 +273,7 @@ def stages() -> list[BatchStage | TimerStage]:
         BatchStage(STAGE, "cityops-console-cases", CASE_STATE, _project_cases, writes=(DEADLETTER,)),
         BatchStage(STAGE, "cityops-console-alerts", ALERTS, _project_alerts, writes=(DEADLETTER,)),
         BatchStage(STAGE, "cityops-console-tasks", DISPATCH_TASKS, _project_tasks, writes=(DEADLETTER,)),
-        BatchStage(STAGE, "cityops-console-field", FIELD_UPDATES, _project_field_updates, writes=(DEADLETTER,),
+        BatchStage(STAGE, "cityops-console-boards", CASE_EVENTS, _project_field_events, writes=(DEADLETTER,),
                    max_records=BATCH),
         TimerStage("console.prune", 3600.0, prune_boards),
     ]

@@ -21,13 +21,17 @@ import time
 from collections.abc import Sequence
 from functools import cache
 
+from agents.logic.inputs import fingerprint, future_time, visible_text
 from detectors.text import ComplaintAnalysis, ComplaintAnalyzer
 from detectors.text.routing import RouteDecision, Router
-from schemas.records import HotlineEvent, Observation
-from streams.app import city
+from schemas.codec import encode
+from schemas.records import HotlineEvent, Observation, fitted_id
+from streams.app import city, redis
 from streams.batch_consumer import RecordEvent
+from streams.duplicates import CONFLICT, check_seen
 from streams.metrics import MODEL_SECONDS, STAGE_SECONDS
 from streams.outbox import Outbox
+from streams.settings import current_settings
 from streams.stage import BatchStage, decode_batch
 from streams.topics import DEADLETTER, HOTLINE_EVENTS, OBSERVATIONS
 
@@ -50,22 +54,22 @@ def _router() -> Router:
     return Router(city(), bundle.scorer, bundle.dispatch)
 
 
-def check_report(event: HotlineEvent) -> str:
+def check_report(event: HotlineEvent, now: float, skew_s: float) -> str:
     """What makes a schema-valid report unusable, or '' if it is usable."""
-    if not event.text.strip():
-        return "text is empty or only whitespace"
+    if not visible_text(event.text):
+        return "text is empty, only whitespace or only invisible characters"
     if (event.lat is None) != (event.lon is None):
         return "lat and lon must be given together"
     if event.district and event.district not in {d.id for d in city().districts}:
         return f"unknown district {event.district!r}"
-    return ""
+    return future_time("received_at", event.received_at, now, skew_s)
 
 
 def to_observation(
     event: HotlineEvent, analysis: ComplaintAnalysis, route: RouteDecision, ingested_at: float
 ) -> Observation:
     return Observation(
-        observation_id=f"hotline:{event.event_id}",
+        observation_id=fitted_id(f"hotline:{event.event_id}"),
         source="open311" if event.channel == "open311" else "hotline",
         source_id=event.event_id,
         observed_at=event.received_at,
@@ -119,13 +123,22 @@ def _analyze(events: Sequence[HotlineEvent]) -> list[tuple[ComplaintAnalysis, Ro
 
 async def _handle(events: Sequence[RecordEvent], out: Outbox) -> None:
     started = time.perf_counter()
-    good: list[tuple[RecordEvent, HotlineEvent]] = []
+    usable: list[tuple[RecordEvent, HotlineEvent]] = []
+    now, skew = time.time(), current_settings().clock_skew_s
     for event, report in decode_batch(STAGE, events, HotlineEvent, out):
-        problem = check_report(report)
+        problem = check_report(report, now, skew)
         if problem:
             out.dead_letter(STAGE, problem, "invalid_report", message=event.message)
             continue
-        good.append((event, report))
+        usable.append((event, report))
+    seen = await check_seen(redis(), STAGE, [(r.event_id, fingerprint(encode(r))) for _, r in usable])
+    good = []
+    for (event, report), verdict in zip(usable, seen, strict=True):
+        if verdict == CONFLICT:
+            out.dead_letter(STAGE, f"event_id {report.event_id!r} was used before for another report",
+                            "conflicting_duplicate", message=event.message)
+        else:
+            good.append((event, report))  # new, or a redelivery: downstream steps recognise their own work
     if not good:
         return
     analyses = await asyncio.get_running_loop().run_in_executor(None, _analyze, [report for _, report in good])

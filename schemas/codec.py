@@ -182,7 +182,8 @@ def json_schema(cls: type[Record]) -> dict[str, Any]:
 
 def _validator(cls: type[Record]) -> Any:
     if cls not in _VALIDATORS:
-        _VALIDATORS[cls] = fastjsonschema.compile(json_schema(cls))
+        # A copy: fastjsonschema rewrites the "$ref"s of the schema it is given into absolute URIs.
+        _VALIDATORS[cls] = fastjsonschema.compile(copy.deepcopy(json_schema(cls)))
     return _VALIDATORS[cls]
 
 

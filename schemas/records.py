@@ -17,6 +17,7 @@ Version 2 (this one) replaced the string maps of version 1 (``CaseEvent.detail``
 with typed fields, and added :class:`CaseState`, the record of the ``case-state`` topic.
 """
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +46,7 @@ __all__ = [
     "Record",
     "Report",
     "Route",
+    "fitted_id",
 ]
 
 SCHEMA_VERSION = 2
@@ -83,6 +85,22 @@ CASE_EVENT_TYPES = (
 )
 FIELD_ACTIONS = ("acknowledge", "start", "resolve", "reject")
 CASE_COMMAND_TYPES = ("attach", "dispatched", "triaged", "field", "sla", "verify", "assign")
+# The longest id a record carries (event, observation, case, update ids).
+ID_MAX = 200
+
+
+def fitted_id(value: str, limit: int = ID_MAX) -> str:
+    """``value`` as an id of at most ``limit`` characters: kept whole if it fits, else cut with a hash of the whole.
+
+    Ids derived from other ids (``hotline:`` + an event id of 200 characters) must fit too, and the
+    same input must always give the same id (redeliveries are recognised by it).
+    """
+    if len(value) <= limit:
+        return value
+    digest = hashlib.blake2b(value.encode(), digest_size=8).hexdigest()
+    return f"{value[: limit - len(digest) - 1]}~{digest}"
+
+
 # Who decided a case's department: config rule, dispatch model, triage queue, an operator, a crew's suggestion.
 ROUTE_SOURCES = ("", "rule", "model", "triage", "operator", "crew")
 
@@ -414,7 +432,7 @@ ALL_RECORDS: tuple[type[Record], ...] = (
 
 _LAT = {"minimum": -90, "maximum": 90}
 _LON = {"minimum": -180, "maximum": 180}
-_ID = {"minLength": 1, "maxLength": 200}
+_ID = {"minLength": 1, "maxLength": ID_MAX}
 # Epoch seconds from 2000 to 2100: a millisecond timestamp (13 digits) or a zero is refused at the schema.
 _TIME = {"minimum": 946_684_800, "maximum": 4_102_444_800}
 _TIME_OR_0 = {"minimum": 0, "maximum": 4_102_444_800}
@@ -442,7 +460,7 @@ FIELD_RULES: dict[str, dict[str, dict[str, Any]]] = {
         "petition": {"minimum": 1, "maximum": 1000},
     },
     "Observation": {
-        "observation_id": {"minLength": 1, "maxLength": 240},
+        "observation_id": _ID,
         "source": {"enum": ["camera", "hotline", "open311"]},
         "observed_at": _TIME,
         "ingested_at": _TIME,

@@ -106,8 +106,7 @@ def spb_observations(path: Path, city: CityConfig, n: int, run: str, routed: boo
             schema_version=SCHEMA_VERSION, observation_id=f"bench:{run}:{row['id']}", source="hotline",
             source_id=str(row["id"]), observed_at=now, ingested_at=now, kind=kind, category=cid, reason=rid,
             lat=float(row["lat"]), lon=(float(row["lon"]) + shift + 180.0) % 360.0 - 180.0, district=district,
-            confidence=0.95, text=text, **route,
-            labels={"has_address": float(bool(row.get("address"))), "petition": float(petition_count(row))},
+            confidence=0.95, text=text, **route, has_address=bool(row.get("address")), petition=petition_count(row),
         )
         for (row, cid, rid, kind, text, district), route in zip(rows, routes, strict=True)
     ]

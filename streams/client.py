@@ -18,6 +18,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from streams.log_reader import read_to_end
 from streams.settings import settings
 
 __all__ = ["StackInfo", "fetch_json", "fetch_metrics", "producer", "read_topic", "topic_end_offsets", "wait_ready"]
@@ -52,8 +53,8 @@ class StackInfo:
 
 async def producer(bootstrap: str, **kwargs: Any) -> AIOKafkaProducer:
     """A started producer that waits for all in-sync replicas (no acknowledged record is lost)."""
-    prod = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_request_size=8_000_000,
-                            **kwargs)
+    options: dict[str, Any] = {"acks": "all", "linger_ms": 5, "max_request_size": 8_000_000, **kwargs}
+    prod = AIOKafkaProducer(bootstrap_servers=bootstrap, **options)
     await prod.start()
     return prod
 
@@ -83,7 +84,8 @@ async def read_topic(
 ) -> list[Any]:
     """Read ``topic`` from the beginning (or ``from_offsets``) until ``until(records)`` or the timeout.
 
-    Without ``until`` it returns what is there now (reads up to the current end offsets).
+    Without ``until`` it returns what is there now (reads to the fetches' high watermark:
+    :mod:`streams.log_reader`).
     """
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
                                 max_partition_fetch_bytes=8_000_000, fetch_max_bytes=64_000_000)
@@ -102,16 +104,15 @@ async def read_topic(
                 await consumer.seek_to_beginning(tp)
             else:
                 consumer.seek(tp, start)
-        ends = await consumer.end_offsets(tps)
+        if until is None:
+            await read_to_end(consumer, tps, records.append, stall_s=timeout_s)
+            return records
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             batches = await consumer.getmany(timeout_ms=200)
             for recs in batches.values():
                 records.extend(recs)
-            if until is not None:
-                if until(records):
-                    break
-            elif all([await consumer.position(tp) >= ends[tp] for tp in tps]):
+            if until(records):
                 break
         return records
     finally:

@@ -20,6 +20,7 @@ __all__ = [
     "cases_by_status",
     "dispatch_claim",
     "evidence",
+    "input_seen",
     "observation_case",
     "open311_request",
     "tasks_of",
@@ -102,3 +103,8 @@ OPEN311_REQUESTS = PREFIX + "open311:requests"
 def open311_request(service_request_id: str) -> str:
     """JSON of one Open311 request as submitted (no personal data), plus its case id once known."""
     return f"{PREFIX}open311:request:{service_request_id}"
+
+
+def input_seen(namespace: str, input_id: str) -> str:
+    """Fingerprint of the content first seen under one input id (``hotline`` events, ``field`` updates)."""
+    return f"{PREFIX}seen-input:{namespace}:{input_id}"

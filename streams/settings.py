@@ -27,6 +27,7 @@ class Settings:
     fetch_max_wait_ms: int | None = None
     web_bind: str = "127.0.0.1"
     replication: int = 1
+    clock_skew_s: float = 300.0
 
     @property
     def bootstrap_servers(self) -> str:
@@ -50,6 +51,8 @@ class Settings:
             web_bind=env.get("CITYOPS_WEB_BIND", "127.0.0.1"),
             # Replicas of Faust's own topics: 1 on the embedded broker, 3 on a real cluster.
             replication=int(env.get("CITYOPS_REPLICATION", "1")),
+            # How far in the future an input's own timestamp may be (clocks of phones and cameras drift).
+            clock_skew_s=float(env.get("CITYOPS_CLOCK_SKEW_S", "300")),
         )
 
 

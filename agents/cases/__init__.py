@@ -57,6 +57,7 @@ def case_stage() -> CaseStage:
         bootstrap=bootstrap,
         store=PartitionedStore(CASE_STATE, CaseState),
         dispatcher=Dispatcher(city(), redis(), router, tasks),
+        clock_skew_s=current_settings().clock_skew_s,
     )
 
 

@@ -24,6 +24,7 @@ class CaseStage:
 
     :param bootstrap: the broker, for rebuilding the index from the case log
     :param store: the case table (state per owned partition of ``case-commands``)
+    :param clock_skew_s: how far in the future an observation's time may be
     """
 
     city: CityConfig
@@ -31,3 +32,4 @@ class CaseStage:
     bootstrap: str
     store: PartitionedStore[CaseState]
     dispatcher: Dispatcher
+    clock_skew_s: float = 300.0

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 
 from agents.cases.context import CaseStage
 from agents.cases.index import ensure_index, find_or_create_batch
+from agents.logic.inputs import future_time
+from config.models import CityConfig
 from schemas.records import CaseCommand, Observation
 from streams.batch_consumer import RecordEvent
 from streams.metrics import CASES_MERGED, CASES_OPENED, STAGE_SECONDS
@@ -20,20 +22,35 @@ from streams.outbox import Outbox
 from streams.stage import decode_batch
 from streams.topics import CASE_COMMANDS
 
-__all__ = ["merge_observations"]
+__all__ = ["check_observation", "merge_observations"]
 
 STAGE = "cases"
+
+
+def check_observation(obs: Observation, city: CityConfig, now: float, skew_s: float) -> str:
+    """Why a schema-valid observation cannot become part of a case here, or ''."""
+    if obs.kind not in {k.id for k in city.case_kinds}:
+        return f"unknown case kind {obs.kind!r}; this city has {sorted(k.id for k in city.case_kinds)}"
+    if obs.district not in {d.id for d in city.districts}:
+        return f"unknown district {obs.district!r}"
+    return future_time("observed_at", obs.observed_at, now, skew_s)
 
 
 async def merge_observations(cases: CaseStage, events: Sequence[RecordEvent], out: Outbox) -> None:
     """Attach each observation of the batch to its case (commands queued in ``out``)."""
     started = time.perf_counter()
-    observations = [obs for _, obs in decode_batch(STAGE, events, Observation, out)]
+    now = time.time()
+    observations = []
+    for event, obs in decode_batch(STAGE, events, Observation, out):
+        problem = check_observation(obs, cases.city, now, cases.clock_skew_s)
+        if problem:
+            out.dead_letter(STAGE, problem, "invalid_observation", message=event.message)
+        else:
+            observations.append(obs)
     if not observations:
         return
     await ensure_index(cases.redis, cases.city, cases.bootstrap)
     matches = await find_or_create_batch(cases.redis, cases.city, observations)
-    now = time.time()
     for obs, match in zip(observations, matches, strict=True):
         (CASES_OPENED if match.opened and match.outcome == "opened" else CASES_MERGED).labels(obs.kind).inc()
         command = CaseCommand(command_id=f"attach:{obs.observation_id}", case_id=match.case_id, type="attach",

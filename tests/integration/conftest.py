@@ -30,6 +30,11 @@ from streams.embedded import EmbeddedStack
 READY_TIMEOUT_S = 240.0
 
 
+def obs_id_of(case_event: dict[str, Any]) -> str:
+    """The observation a case event (as JSON) attached, or ''."""
+    return str((case_event.get("report") or {}).get("observation_id") or "")
+
+
 class Stack:
     def __init__(self, run_dir: Path, workers: int = 1) -> None:
         self.embedded = EmbeddedStack(run_dir).start()

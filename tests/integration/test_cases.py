@@ -14,7 +14,7 @@ from schemas.codec import encode
 from schemas.records import FieldUpdate, Observation
 from streams import redis_keys as keys
 
-from .conftest import Stack
+from .conftest import Stack, obs_id_of
 
 NEVSKY = (59.9343, 30.3351)
 
@@ -22,7 +22,7 @@ NEVSKY = (59.9343, 30.3351)
 def observation(n: int, lat: float, lon: float, source: str = "hotline", kind: str = "garbage", tag: str = "",
                 camera: str = "") -> Observation:
     return Observation(
-        schema_version=1, observation_id=f"{source}:{tag or uuid.uuid4().hex[:8]}-{n}", source=source,
+        observation_id=f"{source}:{tag or uuid.uuid4().hex[:8]}-{n}", source=source,
         source_id=str(n), observed_at=time.time(), ingested_at=time.time(), kind=kind,
         category="c.sanitarnoe_sostoyanie", reason="", lat=lat, lon=lon, district="tsentralnyy", confidence=0.91,
         text=f"garbage report {n}" if source != "camera" else "", camera_id=camera,
@@ -35,11 +35,11 @@ def offset_meters(lat: float, lon: float, north_m: float) -> tuple[float, float]
 
 def attached(stack: Stack, ids: set[str], since: dict[int, int], timeout_s: float = 90) -> dict[str, set[str]]:
     """observation id -> case ids it was attached to (opened/merged/reopened events)."""
-    events = stack.read_json("case-events", lambda d: d["detail"].get("observation_id") in ids, len(ids),
+    events = stack.read_json("case-events", lambda d: obs_id_of(d) in ids, len(ids),
                              since=since, timeout_s=timeout_s)
     out: dict[str, set[str]] = defaultdict(set)
     for ev in events:
-        out[ev["detail"]["observation_id"]].add(ev["case_id"])
+        out[obs_id_of(ev)].add(ev["case_id"])
     return out
 
 
@@ -73,7 +73,7 @@ def test_field_loop_acknowledge_resolve_and_wrong_department(stack: Stack) -> No
     case_id, dept = task["case_id"], task["department"]
 
     def update(action: str, department: str = dept) -> tuple[str, bytes]:
-        u = FieldUpdate(schema_version=1, update_id=uuid.uuid4().hex, case_id=case_id, action=action,
+        u = FieldUpdate(update_id=uuid.uuid4().hex, case_id=case_id, action=action,
                         at=time.time(), department=department, crew_id="crew-3", task_id=task["task_id"],
                         note=f"{action} by crew-3")
         return case_id, encode(u)
@@ -113,10 +113,10 @@ def test_redis_flushed_index_is_rebuilt_from_the_case_log(stack: Stack) -> None:
 
 
 def _attachments(stack: Stack, ids: set[str], since: dict[int, int]) -> Counter[str]:
-    records = stack.read_json("case-events", lambda d: d["detail"].get("observation_id") in ids
+    records = stack.read_json("case-events", lambda d: obs_id_of(d) in ids
                               and d["type"] in ("opened", "merged", "reopened"), len(ids), since=since,
                               timeout_s=180)
-    pairs = {(r["detail"]["observation_id"], r["case_id"]) for r in records}
+    pairs = {(obs_id_of(r), r["case_id"]) for r in records}
     return Counter(obs for obs, _ in pairs)
 
 
@@ -165,7 +165,7 @@ def test_worker_killed_mid_stream_loses_nothing_and_doubles_nothing(own_stack: C
     assert set(per_obs) == ids, f"lost: {len(ids - set(per_obs))}"
     assert max(per_obs.values()) == 1, "an observation ended in two cases"
     case_ids = {r["case_id"] for r in stack.read_all_json(
-        "case-events", lambda d: d["detail"].get("observation_id") in ids, since=since["case-events"])}
+        "case-events", lambda d: obs_id_of(d) in ids, since=since["case-events"])}
     def decided(records: list[Any]) -> set[str]:
         return {d["case_id"] for d in map(json.loads, (r.value for r in records))
                 if d["case_id"] in case_ids and d["type"] in ("dispatched", "triaged")}
@@ -183,10 +183,10 @@ def test_worker_killed_mid_stream_loses_nothing_and_doubles_nothing(own_stack: C
 def test_a_pending_dispatch_claim_is_settled_by_reading_the_task_topic(stack: Stack) -> None:
     import asyncio
 
-    from agents.task_log import tasks_on_topic
+    from agents.cases.task_log import tasks_on_topic
 
     present = f"C-test{uuid.uuid4().hex[:8]}/1"
-    task = {"schema_version": 1, "task_id": present, "case_id": present.split("/")[0]}
+    task = {"schema_version": 2, "task_id": present, "case_id": present.split("/")[0]}
     stack.send("dispatch-tasks", "org.test", json.dumps(task).encode())
     absent = f"C-test{uuid.uuid4().hex[:8]}/1"
     assert asyncio.run(tasks_on_topic({present, absent}, bootstrap=stack.bootstrap)) == {present}
@@ -199,7 +199,7 @@ def test_batched_lua_assigns_like_the_reference_rule(stack: Stack) -> None:
 
     import redis.asyncio as aioredis
 
-    from agents.case_index import find_or_create_batch
+    from agents.cases.index import find_or_create_batch
     from agents.logic.dedupe import CaseSite, Match, find_or_create
     from config import load_city
 
@@ -209,13 +209,14 @@ def test_batched_lua_assigns_like_the_reference_rule(stack: Stack) -> None:
     tag = uuid.uuid4().hex[:8]
     base = offset_meters(*NEVSKY, -5000)
     start = time.time()
-    obs = [{"observation_id": f"lua:{tag}:{i}", "kind": "garbage", "category": "c.sanitarnoe_sostoyanie",
-            "reason": "", "lat": offset_meters(*base, rng.uniform(0, 400))[0], "lon": base[1],
-            "observed_at": start + i * 600.0} for i in range(300)]
+    obs = [Observation(observation_id=f"lua:{tag}:{i}", source="hotline", source_id=str(i), kind="garbage",
+                       category="c.sanitarnoe_sostoyanie", lat=offset_meters(*base, rng.uniform(0, 400))[0],
+                       lon=base[1], observed_at=start + i * 600.0, ingested_at=start, district="tsentralnyy",
+                       confidence=0.9) for i in range(300)]
     obs += obs[:20]  # redelivered: each must get its first answer
     sites: list[CaseSite] = []
     assigned: dict[str, Match] = {}
-    want = [find_or_create(sites, assigned, o["observation_id"], o["lat"], o["lon"], o["observed_at"],
+    want = [find_or_create(sites, assigned, o.observation_id, o.lat, o.lon, o.observed_at,
                            kind.radius_m, kind.window_h * 3600.0) for o in obs]
 
     async def run() -> list[Match]:
@@ -234,7 +235,7 @@ def test_sla_timer_reminds_and_escalates_a_case_past_its_deadline(stack: Stack) 
     o = observation(1, *offset_meters(*NEVSKY, 1500), kind="street_vending")  # routed by rule: dispatched at once
     since = {t: stack.offsets(t) for t in ("case-events", "alerts")}
     stack.send("observations", o.observation_id, encode(o))
-    (opened,) = stack.read_json("case-events", lambda d: d["detail"].get("observation_id") == o.observation_id, 1,
+    (opened,) = stack.read_json("case-events", lambda d: obs_id_of(d) == o.observation_id, 1,
                                 since=since["case-events"])
     case_id = opened["case_id"]
     doc = stack.case_doc(case_id, lambda d: d["status"] == "dispatched" and d["sla_deadline"] > time.time())

@@ -79,7 +79,7 @@ def case_of(stack: Stack, obs_key: str) -> str:
 
 
 def complaint(text: str, lat: float, lon: float) -> HotlineEvent:
-    return HotlineEvent(schema_version=1, event_id=f"it-console-{uuid.uuid4().hex[:10]}", channel="phone",
+    return HotlineEvent(event_id=f"it-console-{uuid.uuid4().hex[:10]}", channel="phone",
                         received_at=time.time(), text=text, lat=lat, lon=lon)
 
 

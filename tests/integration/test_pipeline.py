@@ -14,12 +14,12 @@ from schemas.records import HotlineEvent
 from streams.client import fetch_metrics
 from streams.replay import SPB_FILE, load_events
 
-from .conftest import Stack
+from .conftest import Stack, obs_id_of
 
 
 def complaint(text: str = "Во дворе дома 5 на Невском проспекте третью неделю не вывозят мусор, контейнеры "
               "переполнены, мешки лежат на земле.", **kw: Any) -> HotlineEvent:
-    fields: dict[str, Any] = {"schema_version": 1, "event_id": f"it-{uuid.uuid4().hex[:10]}", "channel": "phone",
+    fields: dict[str, Any] = {"schema_version": 2, "event_id": f"it-{uuid.uuid4().hex[:10]}", "channel": "phone",
                               "received_at": time.time(), "text": text, "lat": 59.9311, "lon": 30.3609}
     fields.update(kw)
     return HotlineEvent(**fields)
@@ -36,7 +36,7 @@ def test_complaint_becomes_observation_case_task_and_alert(stack: Stack) -> None
     assert obs["lat"] == 59.9311 and obs["location_precision"] == "exact" and obs["district"]
     assert obs["route_source"] in ("rule", "model", "triage") and obs["department"]  # routed at intake
 
-    (opened,) = stack.read_json("case-events", lambda d: d["detail"].get("observation_id") == obs_id, 1,
+    (opened,) = stack.read_json("case-events", lambda d: obs_id_of(d) == obs_id, 1,
                                 since=since["case-events"])
     case_id = opened["case_id"]
     assert opened["type"] in ("opened", "merged")
@@ -63,10 +63,10 @@ def test_a_repeated_petition_is_marked_on_its_observation_and_case(stack: Stack)
     stack.send("hotline-events", event.event_id, encode(event))
     obs_id = f"hotline:{event.event_id}"
     (obs,) = stack.read_json("observations", lambda d: d["observation_id"] == obs_id, 1, since=since["observations"])
-    assert obs["labels"]["petition"] == 2.0 and obs["department"]
-    (case_event,) = stack.read_json("case-events", lambda d: d["detail"].get("observation_id") == obs_id, 1,
+    assert obs["petition"] == 2 and obs["department"]
+    (case_event,) = stack.read_json("case-events", lambda d: obs_id_of(d) == obs_id, 1,
                                     since=since["case-events"])
-    assert case_event["detail"]["petition"] == "2"  # a later re-routing of the case reads it again
+    assert case_event["report"]["petition"] == 2  # a later re-routing of the case reads it again
 
 
 def test_real_appeals_are_classified_and_dispatched(stack: Stack) -> None:
@@ -76,9 +76,9 @@ def test_real_appeals_are_classified_and_dispatched(stack: Stack) -> None:
     since = stack.offsets("case-events")
     stack.send_many("hotline-events", [(e.event_id, encode(e)) for e in events])
     wanted = {f"hotline:{e.event_id}" for e in events}
-    attached = stack.read_json("case-events", lambda d: d["detail"].get("observation_id") in wanted, len(events),
+    attached = stack.read_json("case-events", lambda d: obs_id_of(d) in wanted, len(events),
                                since=since, timeout_s=90)
-    assert {d["detail"]["observation_id"] for d in attached} == wanted  # every complaint is in a case
+    assert {obs_id_of(d) for d in attached} == wanted  # every complaint is in a case
     metrics = fetch_metrics(stack.web_url)
     assert metrics["cityops_hotline_to_dispatch_seconds_count"] > 0  # the latency histogram has real counts
 

@@ -81,3 +81,24 @@ def test_case_document_takes_each_event_once_and_never_goes_back() -> None:
     assert doc is not None and [t["type"] for t in doc["timeline"]] == ["opened", "dispatched"]
     assert case_document(doc, opened) is None  # an older state arriving late changes nothing
     assert doc["status"] == "dispatched"
+
+
+def test_the_board_moves_only_on_updates_the_case_stage_accepted() -> None:
+    from agents.console import board_update
+    from tests.unit.agents.logic.test_lifecycle import field
+
+    state = None
+    events = []
+    for cmd in (attach("C-9", 1), dispatched("C-9", 1), field("C-9", 1, "acknowledge"),
+                field("C-9", 2, "resolve", dept="org.other"), field("C-9", 3, "resolve")):
+        out = apply(state, cmd, CITY)
+        state = out.state
+        events.extend(out.events)
+    updates = [u for u in map(board_update, events) if u is not None]
+    # The other department's resolve was refused by the case: no event, so no card moves for it.
+    assert [(u["update_id"], u["action"], u["task_id"], u["department"]) for u in updates] == [
+        ("u1", "acknowledge", "C-9/1", "org.a"), ("u3", "resolve", "C-9/1", "org.a")]
+    entry = None
+    for u in updates:
+        entry = apply_field_update(entry, u)
+    assert entry is not None and entry["status"] == "resolved" and entry["note"] == "done"
