@@ -11,7 +11,6 @@ refused: there is no anonymous operator.
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import cast
 
@@ -46,8 +45,7 @@ _sign_ins = TokenBucketLimiter(RateLimit(10, 60))
 
 def tokens_path() -> Path:
     """``CITYOPS_TOKENS_FILE``, else ``tokens.yaml`` in the data directory (where ``cityops token new`` writes)."""
-    path = os.environ.get("CITYOPS_TOKENS_FILE")
-    return Path(path) if path else settings.data_dir / "tokens.yaml"
+    return settings.tokens_file
 
 
 def token_store() -> TokenStore:
