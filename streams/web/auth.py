@@ -38,6 +38,7 @@ from streams.web.http import (
     AUDITED,
     CSRF,
     PRINCIPAL,
+    SESSION_COOKIE,
     ApiError,
     aiohttp_request,
     check_rate,
@@ -52,7 +53,7 @@ __all__ = ["COOKIE", "authenticate", "presented_token", "set_token_store", "toke
 
 log = logging.getLogger(__name__)
 
-COOKIE = "cityops_session"
+COOKIE = SESSION_COOKIE
 SESSION_S = 12 * 3600
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="cityops"'}
 _store: TokenStore | None = None

@@ -29,6 +29,7 @@ __all__ = [
     "CSRF",
     "PRINCIPAL",
     "SECURITY_HEADERS",
+    "SESSION_COOKIE",
     "ApiError",
     "aiohttp_request",
     "check_rate",
@@ -42,6 +43,8 @@ __all__ = [
     "query_list",
 ]
 
+
+SESSION_COOKIE = "cityops_session"  # the console's session (streams.web.auth)
 
 # What the request carries for the response hook.
 PRINCIPAL = aioweb.RequestKey("cityops.principal", Principal)  # the caller (streams.web.auth.authenticate)
@@ -185,7 +188,8 @@ async def _on_response_prepare(request: aioweb.Request, response: aioweb.StreamR
     if request.get(AUDITED) or not refusal_worth_auditing(response.status, principal is not None):
         return
     auth = request.headers.get("Authorization", "")
-    presented = "bearer" if auth.lower().startswith("bearer ") else "cookie" if request.cookies else "none"
+    session = request.cookies.get(SESSION_COOKIE)
+    presented = "bearer" if auth.lower().startswith("bearer ") else "cookie" if session else "none"
     await audit_refusal(
         principal.actor if principal is not None else "anonymous",
         request.method,

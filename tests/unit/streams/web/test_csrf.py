@@ -75,7 +75,9 @@ def test_cookie_write_from_another_site_or_port_is_refused(api: WebHarness) -> N
     assert start_task(api, Referer=SAME_SITE_OTHER_PORT + "/attack.html").status == 403
     assert start_task(api).status == 403  # neither Origin nor Referer
     assert api.produced == []
-    assert {e["detail"]["status"] for e in api.audited if e["action"] == "request.refused"} == {403}
+    refused = [e for e in api.audited if e["action"] == "request.refused"]
+    assert {(e["actor"], e["detail"]["status"], e["detail"]["presented"]) for e in refused} == {
+        (f"field_crew:crew_a@{DEPT_A}", 403, "cookie")}
 
 
 def test_cookie_write_from_the_console_needs_its_session_token(api: WebHarness) -> None:
