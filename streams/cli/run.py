@@ -22,11 +22,13 @@ __all__ = ["Supervisor", "register"]
 class Supervisor:
     """Starts the embedded broker and Redis (unless URLs are given) and N workers; stops all of them."""
 
-    def __init__(self, workers: int, city: str, run_dir: Path, web_port: int, pin: bool = False) -> None:
+    def __init__(self, workers: int, city: str, run_dir: Path, web_port: int, pin: bool = False,
+                 web_bind: str = "127.0.0.1") -> None:
         self.workers = workers
         self.city = city
         self.run_dir = run_dir
         self.web_port = web_port
+        self.web_bind = web_bind
         self.stack = EmbeddedStack(run_dir)
         # --pin: each worker on a CPU of its own; the broker, Redis, this process and its shell on the rest.
         self.worker_cpus: list[set[int]] | None = None
@@ -63,9 +65,17 @@ class Supervisor:
         if self.worker_cpus and worker_id not in self._cpus_of:
             self._cpus_of[worker_id] = self.worker_cpus[len(self._cpus_of)]
         cpus = self._cpus_of.get(worker_id)
-        child, _ = self.stack.start_worker(worker_id, port, self.city, cpus=cpus)
+        child, _ = self.stack.start_worker(worker_id, port, self.city, extra_env=self.worker_env(), cpus=cpus)
         self.worker_ports[worker_id] = port
         return child
+
+    def worker_env(self) -> dict[str, str]:
+        """What every worker is told beyond the stack's URLs: where to listen, which tokens file to read.
+
+        A worker's data directory is per run, so without this it would look for tokens
+        where ``cityops token new`` never writes.
+        """
+        return {"CITYOPS_WEB_BIND": self.web_bind, "CITYOPS_TOKENS_FILE": str(settings.tokens_file)}
 
     def wait_ready(self, timeout_s: float = 180.0) -> None:
         assert self.info is not None
@@ -112,8 +122,16 @@ class Supervisor:
         ]
         for url in self.info.web_urls:
             lines.append(f"  worker    {url}   console {url}/console/   metrics {url}/metrics   ready {url}/readyz")
+        exposed = "" if self.web_bind in _LOOPBACK else "  (reachable from other hosts)"
+        lines.append(f"  listening {self.web_bind}{exposed}")
+        tokens = settings.tokens_file
+        lines.append(f"  tokens    {tokens}" if tokens.exists() else
+                     f"  tokens    none yet: cityops token new --name ops --role operator  (writes {tokens})")
         lines.append(f"  logs      {self.run_dir}")
         return "\n".join(lines)
+
+
+_LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
 def _port_free(port: int) -> bool:
@@ -133,7 +151,7 @@ def _install_stop_handlers(sup: Supervisor) -> None:
 
 def _supervisor(args: argparse.Namespace) -> Supervisor:
     run_dir = settings.data_dir / "run" / time.strftime("%Y%m%d-%H%M%S")
-    return Supervisor(args.workers, args.city, run_dir, args.web_port, getattr(args, "pin", False))
+    return Supervisor(args.workers, args.city, run_dir, args.web_port, getattr(args, "pin", False), args.bind)
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -158,7 +176,23 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+DEMO_OPERATOR = "demo-operator"
+
+
+def demo_sign_in(info: StackInfo, city: str) -> str:
+    """Issue this run's operator token (replacing the last demo's) and say, once, how to sign in with it."""
+    from streams.cli.web import issue_token, revoke_token
+
+    revoke_token(settings.tokens_file, DEMO_OPERATOR)
+    token = issue_token(settings.tokens_file, DEMO_OPERATOR, "operator", city)
+    print(f"sign in: open {info.web_urls[0]}/console/ and paste the operator token\n"
+          f"    {token}\n  (shown only now; only its hash is stored, in {settings.tokens_file}; "
+          f"revoked when the demo stops)", flush=True)
+    return token
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
+    from streams.cli.web import revoke_token
     from streams.demo import run_demo
 
     sup = _supervisor(args)
@@ -167,6 +201,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         info = sup.start()
         sup.wait_ready(args.ready_timeout)
         print("CityOps is up:\n" + sup.describe(), flush=True)
+        demo_sign_in(info, args.city)
         run_demo(info, args)
         if args.duration == 0:
             print("demo feed done; the stack keeps running. Ctrl-C stops everything.", flush=True)
@@ -175,6 +210,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         pass
     finally:
         sup.stop()
+        revoke_token(settings.tokens_file, DEMO_OPERATOR)
     return 0
 
 
@@ -183,6 +219,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--city", default=settings.city, help="city folder under config/cities (default spb)")
     p.add_argument("--web-port", type=int, default=settings.web_port, help="first worker's web port (default 6066)")
     p.add_argument("--ready-timeout", type=float, default=180.0, help="seconds to wait for readiness")
+    p.add_argument("--bind", default=settings.web_bind, metavar="ADDRESS",
+                   help="interface the web servers listen on (default CITYOPS_WEB_BIND or 127.0.0.1; "
+                        "0.0.0.0 exposes the console, Open311 and /metrics to the network)")
 
 
 def register(sub: Any) -> None:

@@ -8,7 +8,6 @@ file when it changes, so no restart is needed.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,17 +17,14 @@ import yaml
 from config import load_city
 from streams.web.access import ROLES, hash_token, new_token, parse_tokens, token_entry
 
-__all__ = ["register"]
+__all__ = ["issue_token", "register", "revoke_token"]
 
 
 def _path(args: argparse.Namespace) -> Path:
-    if args.file:
-        return Path(args.file)
-    if os.environ.get("CITYOPS_TOKENS_FILE"):
-        return Path(os.environ["CITYOPS_TOKENS_FILE"])
+    """``--file``, else the tokens file every worker of ``cityops up`` reads (see :class:`Settings`)."""
     from streams.settings import settings
 
-    return settings.data_dir / "tokens.yaml"
+    return Path(args.file) if args.file else settings.tokens_file
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -48,17 +44,34 @@ def _write(path: Path, data: dict[str, Any]) -> None:
     tmp.replace(path)  # atomic: a worker never reads half a file
 
 
-def cmd_new(args: argparse.Namespace) -> int:
-    path = _path(args)
+def issue_token(path: Path, name: str, role: str, city: str | None = None, department: str = "",
+                crew_id: str = "") -> str:
+    """Add a token named ``name`` to the tokens file at ``path``; returns the token (only its hash is kept)."""
     data = _read(path)
-    if any(t.get("name") == args.name for t in data["tokens"]):
-        raise ValueError(f"{path}: a token named {args.name!r} exists; revoke it first or pick another name")
+    if any(t.get("name") == name for t in data["tokens"]):
+        raise ValueError(f"{path}: a token named {name!r} exists; revoke it first or pick another name")
     token = new_token()
-    entry = token_entry(token, args.name, args.role, args.department or "", args.crew_id or "")
-    departments = [d.id for d in load_city(args.city).departments] + ["triage"]
+    entry = token_entry(token, name, role, department, crew_id)
+    departments = [d.id for d in load_city(city).departments] + ["triage"]
     parse_tokens({"tokens": [*data["tokens"], entry]}, str(path), departments)
     data["tokens"].append(entry)
     _write(path, data)
+    return token
+
+
+def revoke_token(path: Path, name: str) -> bool:
+    """Remove the token named ``name`` from the tokens file; False when there was none."""
+    data = _read(path)
+    kept = [t for t in data["tokens"] if t.get("name") != name]
+    if len(kept) == len(data["tokens"]):
+        return False
+    _write(path, {**data, "tokens": kept})
+    return True
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    path = _path(args)
+    token = issue_token(path, args.name, args.role, args.city, args.department or "", args.crew_id or "")
     print(token)
     print(f"written to {path} as {args.name} ({args.role}); the token is shown only now", file=sys.stderr)
     return 0
@@ -74,11 +87,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_revoke(args: argparse.Namespace) -> int:
     path = _path(args)
-    data = _read(path)
-    kept = [t for t in data["tokens"] if t.get("name") != args.name]
-    if len(kept) == len(data["tokens"]):
+    if not revoke_token(path, args.name):
         raise ValueError(f"{path}: no token named {args.name!r}")
-    _write(path, {**data, "tokens": kept})
     print(f"revoked {args.name} in {path}", file=sys.stderr)
     return 0
 

@@ -144,7 +144,7 @@ class Evidence(web.View):
         jpeg: Any = await client.get(keys.evidence(observation_id))
         if not jpeg:
             raise ApiError(404, f"evidence of {observation_id} has expired or was never kept")
-        return self.bytes(jpeg, content_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
+        return self.bytes(jpeg, content_type="image/jpeg")  # no-store, as every data answer (streams.web.http)
 
 
 @app.page("/api/triage")

@@ -1,4 +1,5 @@
-"""Small helpers every web module shares: JSON bodies, query parsing, client address, rate limits.
+"""Small helpers every web module shares: JSON bodies, query parsing, client address, rate limits,
+and what every response gets on its way out (security headers, the session's CSRF token, refusals audited).
 
 Faust's aiohttp driver hands views the aiohttp request itself, so the helpers
 that need aiohttp's API (cookies, form bodies, streaming) cast to it here and
@@ -16,10 +17,19 @@ from typing import Any, cast
 from aiohttp import web as aioweb
 from faust import web
 
+from streams.app import app
+from streams.web.access import Principal
+from streams.web.audit import audit_refusal, refusal_worth_auditing
+from streams.web.csrf import HEADER as CSRF_HEADER
 from streams.web.metrics import RATE_LIMITED
 from streams.web.ratelimit import TokenBucketLimiter, client_address, trusted_proxy_hops
 
 __all__ = [
+    "AUDITED",
+    "CSRF",
+    "PRINCIPAL",
+    "SECURITY_HEADERS",
+    "SESSION_COOKIE",
     "ApiError",
     "aiohttp_request",
     "check_rate",
@@ -32,6 +42,18 @@ __all__ = [
     "query_int",
     "query_list",
 ]
+
+
+SESSION_COOKIE = "cityops_session"  # the console's session (streams.web.auth)
+
+# What the request carries for the response hook.
+PRINCIPAL = aioweb.RequestKey("cityops.principal", Principal)  # the caller (streams.web.auth.authenticate)
+CSRF = aioweb.RequestKey("cityops.csrf", str)  # the console session's CSRF token, returned in X-CSRF-Token
+AUDITED = aioweb.RequestKey("cityops.refusal_audited", bool)  # a handler audited this refusal itself
+
+# On every response unless the handler set its own: API answers (JSON, CSV, PNG, GeoJSON) carry people's
+# complaints, so no browser may sniff them into another type and no cache (or shared proxy) may keep them.
+SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
 
 
 class ApiError(Exception):
@@ -138,3 +160,46 @@ def guarded(handler: Any) -> Any:
             return error_response(exc)
 
     return run
+
+
+def _refusal_reason(response: aioweb.StreamResponse) -> str:
+    """The error message of a JSON error body (ours or Open311's), for the audit entry."""
+    body = getattr(response, "body", None)
+    if not isinstance(body, bytes | bytearray) or len(body) > 4096:
+        return ""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return ""
+    if isinstance(data, list) and data and isinstance(data[0], dict):
+        data = data[0]
+    if isinstance(data, dict):
+        return str(data.get("error") or data.get("description") or "")[:300]
+    return ""
+
+
+async def _on_response_prepare(request: aioweb.Request, response: aioweb.StreamResponse) -> None:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    csrf = request.get(CSRF)
+    if csrf:
+        response.headers[CSRF_HEADER] = csrf
+    principal = request.get(PRINCIPAL)
+    if request.get(AUDITED) or not refusal_worth_auditing(response.status, principal is not None):
+        return
+    auth = request.headers.get("Authorization", "")
+    session = request.cookies.get(SESSION_COOKIE)
+    presented = "bearer" if auth.lower().startswith("bearer ") else "cookie" if session else "none"
+    await audit_refusal(
+        principal.actor if principal is not None else "anonymous",
+        request.method,
+        request.path,
+        response.status,
+        client_of(cast(web.Request, request)),
+        presented=presented,
+        reason=_refusal_reason(response),
+    )
+
+
+# Registered when the web modules are imported, before the worker starts (aiohttp freezes its signals then).
+cast(Any, app.web).web_app.on_response_prepare.append(_on_response_prepare)

@@ -214,4 +214,4 @@ class HeatmapPng(web.View):
                 c.districts, analytics.heat_cells(facts), title=title, hot_spots=analytics.hot_spots(facts)
             ),
         )
-        return self.bytes(png, content_type="image/png", headers={"Cache-Control": "private, max-age=30"})
+        return self.bytes(png, content_type="image/png")  # no-store, as every data answer (streams.web.http)

@@ -5,7 +5,9 @@ projection publishes every alert there) and fans it out to the consoles
 connected to that worker, so any worker serves any console. A console that
 connects (or reconnects with ``Last-Event-ID``) first gets the recent alerts it
 missed from ``ALERTS_RECENT``, then the live ones; each is filtered by what its
-caller may see.
+caller may see. A stream lives for hours, so its token is checked again every
+:data:`REVALIDATE_S` seconds (the tokens file is re-read when it changes): once the
+token is revoked, or now means someone else, the stream sends ``event: revoked`` and ends.
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ from faust import web
 from streams import redis_keys as keys
 from streams.app import app, redis
 from streams.web import store
-from streams.web.access import Principal, can_see_alert
-from streams.web.auth import authenticate
+from streams.web.access import AccessError, Principal, can_see_alert
+from streams.web.auth import authenticate, presented_token, token_store
 from streams.web.http import ApiError, aiohttp_request, error_response
 from streams.web.metrics import CONSOLE_CLIENTS
 
@@ -34,6 +36,7 @@ __all__ = ["HUB", "AlertHub", "backlog_after", "sse_event"]
 log = logging.getLogger(__name__)
 
 KEEPALIVE_S = 15.0
+REVALIDATE_S = 2.0
 BACKLOG = 50
 _QUEUE = 256
 
@@ -141,9 +144,20 @@ async def _close_hub(_: aioweb.Application) -> None:
 cast(Any, app.web).web_app.on_shutdown.append(_close_hub)
 
 
-async def _stream(response: aioweb.StreamResponse, principal: Principal, last_event_id: str | None) -> None:
+def _still_held(principal: Principal, token: str) -> bool:
+    """Whether ``token`` still names ``principal`` (an unusable tokens file ends streams too: fail closed)."""
+    try:
+        return token_store().authenticate(token) == principal
+    except AccessError:
+        return False
+
+
+async def _stream(
+    response: aioweb.StreamResponse, principal: Principal, token: str, last_event_id: str | None
+) -> None:
     queue = HUB.subscribe()
     CONSOLE_CLIENTS.inc()
+    loop = asyncio.get_running_loop()
     try:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(HUB.ready.wait(), 5.0)
@@ -153,17 +167,30 @@ async def _stream(response: aioweb.StreamResponse, principal: Principal, last_ev
         for alert in backlog_after(recent, last_event_id, BACKLOG):
             replayed.add(alert.get("alert_id"))
             await response.write(sse_event(alert, event_id=alert.get("alert_id")))
+        written = checked = loop.time()
         while True:
+            quiet = False
             try:
-                live = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
+                live = await asyncio.wait_for(queue.get(), REVALIDATE_S)
             except TimeoutError:
-                await response.write(b": keepalive\n\n")
-                continue
+                live, quiet = {}, True
+            now = loop.time()
+            if quiet or now - checked >= REVALIDATE_S:
+                if not _still_held(principal, token):
+                    await response.write(sse_event({"reason": "token revoked"}, event="revoked"))
+                    return
+                checked = now
             if live is None:
-                return
+                return  # the worker is stopping
+            if quiet:
+                if now - written >= KEEPALIVE_S:
+                    await response.write(b": keepalive\n\n")
+                    written = now
+                continue
             if live.get("alert_id") in replayed or not can_see_alert(principal, live):
                 continue
             await response.write(sse_event(live, event_id=live.get("alert_id")))
+            written = loop.time()
     except (ConnectionError, RuntimeError):
         return  # the console went away
     finally:
@@ -189,5 +216,5 @@ class AlertStream(web.View):
             }
         )
         await response.prepare(raw)
-        await _stream(response, principal, request.headers.get("Last-Event-ID"))
+        await _stream(response, principal, presented_token(request) or "", request.headers.get("Last-Event-ID"))
         return cast(web.Response, response)

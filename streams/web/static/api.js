@@ -2,13 +2,20 @@
 
 export class AuthError extends Error {}
 
+// The session's CSRF token: the worker sends it with every signed-in answer, writes send it back.
+let csrf = "";
+
 export async function api(path, options = {}) {
   const init = { credentials: "same-origin", ...options };
   if (init.body && typeof init.body !== "string") {
     init.body = JSON.stringify(init.body);
     init.headers = { "Content-Type": "application/json", ...(init.headers || {}) };
   }
+  if (csrf && !["GET", "HEAD"].includes((init.method || "GET").toUpperCase())) {
+    init.headers = { "X-CSRF-Token": csrf, ...(init.headers || {}) };
+  }
   const res = await fetch(path, init);
+  csrf = res.headers.get("X-CSRF-Token") || csrf;
   const type = res.headers.get("Content-Type") || "";
   const body = type.includes("json") ? await res.json() : await res.text();
   if (res.status === 401) throw new AuthError((body && body.error) || "sign in");

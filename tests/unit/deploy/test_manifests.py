@@ -143,6 +143,7 @@ def test_workers_run_cityops_with_probes_on_6066_and_point_at_kafka_and_redis() 
     redis_service = one("Service", "cityops-redis")
     assert env["CITYOPS_REDIS_URL"] == f"redis://{redis_service['metadata']['name']}.cityops.svc:6379/0"
     assert env["CITYOPS_WEB_PORT"] == "6066" and env["CITYOPS_WEB_HOST"] == "0.0.0.0"
+    assert env["CITYOPS_WEB_BIND"] == "0.0.0.0"  # the Service reaches the pod's address; loopback is the default
     mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
     assert env["CITYOPS_CITY"] == mounts["city"]
     assert env["CITYOPS_TOKENS_FILE"].startswith(mounts["tokens"] + "/")

@@ -41,7 +41,8 @@ def test_a_restarted_worker_keeps_its_cpu(monkeypatch: pytest.MonkeyPatch, tmp_p
     sup = Supervisor(2, "spb", tmp_path, 6066, pin=True)
     started: list = []
     monkeypatch.setattr(sup.stack, "start_worker",
-                        lambda wid, port, city, cpus=None: (started.append((wid, cpus)), (None, port))[1])
+                        lambda wid, port, city, extra_env=None, cpus=None:
+                        (started.append((wid, cpus)), (None, port))[1])
     for worker_id in ("worker-1", "worker-2", "worker-2", "worker-1"):  # then both die and come back
         sup._start_worker(worker_id, 0)
     assert started == [("worker-1", {4}), ("worker-2", {5}), ("worker-2", {5}), ("worker-1", {4})]

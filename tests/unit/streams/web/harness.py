@@ -156,7 +156,15 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebHarness]:
 @pytest.fixture
 def api(web: WebHarness) -> WebHarness:
     """The harness with an empty Redis and nothing recorded yet."""
+    import streams.web.audit as audit_module
+    import streams.web.auth as auth_module
+    from streams.web.ratelimit import TokenBucketLimiter
+
     web.run(web.redis.flushdb())
+    # Sign-ins and audited refusals are limited per client (all tests are one client): start with full buckets.
+    auth_module._sign_ins = TokenBucketLimiter(auth_module._sign_ins.limit)
+    audit_module._refusals_per_client = TokenBucketLimiter(audit_module.REFUSAL_LIMITS[0])
+    audit_module._refusals_per_worker = TokenBucketLimiter(audit_module.REFUSAL_LIMITS[1])
     web.client.session.cookie_jar.clear()
     web.produced.clear()
     web.audited.clear()

@@ -127,7 +127,10 @@ def test_crew_actions_are_refused_outside_their_board_and_state(api: WebHarness)
         {"task_id": "C-a1/1", "case_id": "C-a1", "department": DEPT_A, "status": "resolved"})))
     conflict = api.call("POST", "/api/tasks/C-a1/1/start", who="crew_a")
     assert conflict.status == 409 and "resolved" in conflict.body["error"]
-    assert api.produced == [] and api.audited == []
+    assert api.produced == []
+    refused = [(e["action"], e["detail"]["status"], e["target"]) for e in api.audited]
+    assert refused == [("request.refused", 404, "POST /api/tasks/C-b1/1/ack"),
+                       ("request.refused", 403, "POST /api/tasks/C-a1/1/ack")]  # 400s and 409s are not probing
     rejected = api.call("POST", "/api/tasks/C-b1/1/reject", who="admin",
                         json={"suggested_department": DEPT_A, "note": "their street"})
     assert rejected.status == 202 and api.produced[0][2].suggested_department == DEPT_A
@@ -154,7 +157,10 @@ def test_meta_describes_the_city_for_the_console(api: WebHarness) -> None:
 
 def test_audit_trail_is_for_admins(api: WebHarness) -> None:
     assert api.call("GET", "/api/audit/recent", who="operator").status == 403
-    assert api.call("GET", "/api/audit/recent", who="admin").body == {"entries": []}
+    entries = api.call("GET", "/api/audit/recent", who="admin").body["entries"]
+    # The operator's attempt is in the trail the admin reads.
+    assert [(e["actor"], e["action"], e["detail"]["status"]) for e in entries] == [
+        ("operator:operator", "request.refused", 403)]
 
 
 def test_console_signs_in_with_a_cookie_and_out_again(api: WebHarness) -> None:

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
+from pathlib import Path
 from typing import Any
 
+import pytest
+import yaml
+
 from streams import redis_keys as keys
+from streams.web.access import TokenStore, token_entry
 from streams.web.sse import HUB, backlog_after, sse_event
 from tests.unit.streams.web.harness import DEPT_A, DEPT_B, TOKENS, WebHarness, api, web
 
@@ -79,3 +85,34 @@ def test_stream_resumes_after_last_event_id_and_needs_a_token(api: WebHarness) -
             return await read_events(resp, 2)
 
     assert [a["case_id"] for a in api.run(scenario())] == ["C-2", "C-3"]
+
+
+def test_stream_ends_within_seconds_of_its_tokens_revocation(
+    api: WebHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import streams.web.auth as auth_module
+    import streams.web.sse as sse_module
+
+    monkeypatch.setattr(sse_module, "REVALIDATE_S", 0.2)
+    tokens_file = tmp_path / "tokens.yaml"
+    keep = token_entry("keeper-token-0001", "keeper", "operator")
+    tokens_file.write_text(yaml.safe_dump({"tokens": [token_entry("leaver-token-0001", "leaver", "operator"), keep]}))
+    monkeypatch.setattr(auth_module, "_store", TokenStore(tokens_file))
+
+    async def scenario() -> tuple[list[dict], bytes, float]:
+        headers = {"Authorization": "Bearer leaver-token-0001"}
+        async with api.client.get("/api/alerts/stream", headers=headers) as resp:
+            assert resp.status == 200
+            await HUB.ready.wait()
+            await api.redis.publish(keys.ALERTS_CHANNEL, json.dumps(alert(1, DEPT_A)))
+            before = await read_events(resp, 1)
+            tokens_file.write_text(yaml.safe_dump({"tokens": [keep]}))  # `cityops token revoke --name leaver`
+            revoked_at = time.monotonic()
+            rest = await asyncio.wait_for(resp.content.read(), 5.0)  # the server ends the stream
+            return before, rest, time.monotonic() - revoked_at
+
+    before, rest, took = api.run(scenario())
+    assert [a["case_id"] for a in before] == ["C-1"]
+    assert b"event: revoked" in rest
+    assert took < 2.0
+    assert api.call("GET", "/api/alerts/stream", headers={"Authorization": "Bearer leaver-token-0001"}).status == 401
