@@ -49,6 +49,7 @@ __all__ = [
     "case_document",
     "merge_task",
     "stages",
+    "update_boards",
 ]
 
 STAGE = "console"
@@ -105,7 +106,7 @@ def _apply(update: dict[str, Any], existing: dict[str, Any] | None) -> dict[str,
     return apply_field_update(existing, update)
 
 
-async def _update_boards(
+async def update_boards(
     client: aioredis.Redis, changes: Sequence[tuple[str, str, Callable[[dict[str, Any] | None], Any]]]
 ) -> None:
     """Read-modify-write board entries atomically, one WATCH/MULTI for the whole batch.
@@ -166,7 +167,7 @@ async def _project_tasks(events: Sequence[RecordEvent], out: Outbox) -> None:
     changes = []
     for task in _dicts(events, DispatchTask, out):
         changes.append((task["department"], task["task_id"], functools.partial(_merge, task)))
-    await _update_boards(redis(), changes)
+    await update_boards(redis(), changes)
     STAGE_SECONDS.labels("console.tasks").observe((time.perf_counter() - started) / max(1, len(events)))
 
 
@@ -216,13 +217,15 @@ async def _project_cases(events: Sequence[RecordEvent], out: Outbox) -> None:
         return
     client = redis()
     docs = await client.mget([keys.case_doc(cid) for cid in states])
-    pipe = client.pipeline(transaction=False)
+    # One transaction: a reader never sees a case in two status sets, or in none.
+    pipe = client.pipeline(transaction=True)
     for (case_id, state), raw in zip(states.items(), docs, strict=True):
         before = loads(raw) if raw else None
+        previous = before.get("status") if before else None  # read first: case_document updates the doc in place
         doc = case_document(before, state)
         if doc is None:
             continue
-        write_case_view(pipe, case_id, doc, before.get("status") if before else None)
+        write_case_view(pipe, case_id, doc, previous)
     await pipe.execute()
     STAGE_SECONDS.labels("console.cases").observe((time.perf_counter() - started) / max(1, len(events)))
 
@@ -249,7 +252,7 @@ async def _project_field_events(events: Sequence[RecordEvent], out: Outbox) -> N
         update = board_update(ev)
         if update is not None:
             changes.append((update["department"], update["task_id"], functools.partial(_apply, update)))
-    await _update_boards(redis(), changes)
+    await update_boards(redis(), changes)
 
 
 async def prune_boards(now: float, out: Outbox) -> None:

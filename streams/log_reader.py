@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
-__all__ = ["read_to_end"]
+__all__ = ["read_log", "read_to_end"]
 
 # A partition whose fetches have returned no high watermark for this long is reported, not waited on forever.
 _STALL_S = 60.0
@@ -55,3 +55,35 @@ async def read_to_end(
         if remaining and time.monotonic() - started > stall_s:
             raise TimeoutError(f"no end of log reached for {sorted(str(tp) for tp in remaining)} in {stall_s:.0f} s")
     return ends
+
+
+async def read_log(
+    bootstrap: str,
+    topic: str,
+    on_record: Callable[[ConsumerRecord[bytes, bytes]], None],
+    *,
+    tail: int | None = None,
+) -> None:
+    """Every record of ``topic`` (or the last ``tail`` of each partition), partition by partition, to its end."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                                max_partition_fetch_bytes=8 * 1024 * 1024)
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic)
+        if not partitions:
+            await consumer._client.force_metadata_update()  # a fresh consumer may not have the metadata yet
+            partitions = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        if not tps:
+            return
+        consumer.assign(tps)
+        if tail is None:
+            await consumer.seek_to_beginning(*tps)
+        else:  # ListOffsets only places the start here; the end is the fetches' high watermark
+            ends = await consumer.end_offsets(tps)
+            starts = await consumer.beginning_offsets(tps)
+            for tp in tps:
+                consumer.seek(tp, max(starts[tp], ends[tp] - tail))
+        await read_to_end(consumer, tps, on_record)
+    finally:
+        await consumer.stop()

@@ -1,48 +1,34 @@
-"""The Redis geo index of open cases: atomic find-or-create, and its rebuild from the case log.
+"""The Redis geo index of open cases (atomic find-or-create) and the case views the console reads.
 
-The rebuild also restores what the console reads (case documents, status sets,
-SLA deadlines), so a Redis that lost everything comes back whole from Kafka.
-
-Redis is derived state. When it comes back empty (flushed, restarted without
-persistence), the first worker to notice takes a lock, reads ``case-events``
-from the beginning, and puts every case that is still open back into the
-index, with its merge window and the observations already assigned to it;
-the others wait for it, so no observation is matched against a half-built index.
+Redis is derived state: :mod:`agents.views` rebuilds all of it from the log when
+it comes back empty. What a case looks like in Redis is written here, in one
+place, for the live projection and the rebuild alike (:func:`write_case_view`,
+:func:`timeline_entry`, :func:`observation_entry`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import time
-import uuid
 from collections.abc import Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.structs import ConsumerRecord
 
 from agents.logic.dedupe import FIND_OR_CREATE_LUA, Match, dedupe_group, new_case_id
-from agents.logic.lifecycle import CLOSED_STATUSES
 from agents.logic.sla import ACTIVE_STATUSES as SLA_ACTIVE
 from config.models import CityConfig
-from schemas.codec import DecodeError, decode, dumps, to_dict
+from schemas.codec import dumps, to_dict
 from schemas.records import CaseEvent, CaseState, Observation
 from streams import redis_keys as keys
-from streams.log_reader import read_to_end
 from streams.redis_scripts import script
-from streams.topics import CASE_EVENTS
 
 __all__ = [
+    "ASSIGNMENT_TTL_S",
     "TIMELINE_KEEP",
-    "ensure_index",
     "event_detail",
     "find_or_create_batch",
     "forget_case",
     "observation_entry",
-    "rebuild_index",
     "timeline_entry",
     "write_case_view",
 ]
@@ -50,9 +36,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 # An observation's case assignment is kept this long (longer than any redelivery takes).
 ASSIGNMENT_TTL_S = 14 * 24 * 3600
-_index_checked_at = 0.0
 TIMELINE_KEEP = 100
-_INDEX_CHECK_EVERY_S = 1.0
 FIND_OR_CREATE_CHUNK = 500
 # What an event says beyond its type and status, as the console's timeline shows it (non-empty ones only).
 _DETAIL_FIELDS = ("command_id", "crew_id", "note", "suggested_department", "by", "why", "deadline")
@@ -123,89 +107,6 @@ def forget_case(pipe: Any, city: CityConfig, state: CaseState) -> None:
     pipe.zrem(keys.case_seen(group), state.case_id)
 
 
-async def ensure_index(client: aioredis.Redis, city: CityConfig, bootstrap: str, timeout_s: float = 120.0) -> None:
-    """Make sure the geo index exists; rebuild it from the case log if Redis lost it."""
-    global _index_checked_at
-    if time.monotonic() - _index_checked_at < _INDEX_CHECK_EVERY_S:
-        return
-    deadline = time.monotonic() + timeout_s
-    while not await client.exists(keys.CASE_INDEX_READY):
-        token = uuid.uuid4().hex
-        if await client.set(keys.CASE_INDEX_LOCK, token, nx=True, ex=int(timeout_s)):
-            try:
-                count = await rebuild_index(client, city, bootstrap)
-                await client.set(keys.CASE_INDEX_READY, str(time.time()))
-                log.warning("case index rebuilt from %s: %d open cases", CASE_EVENTS.name, count)
-            finally:
-                with contextlib.suppress(Exception):
-                    if await client.get(keys.CASE_INDEX_LOCK) == token.encode():
-                        await client.delete(keys.CASE_INDEX_LOCK)
-            break
-        if time.monotonic() > deadline:
-            raise TimeoutError("another worker holds the index lock and has not finished rebuilding")
-        await asyncio.sleep(0.2)
-    _index_checked_at = time.monotonic()
-
-
-async def _read_case_log(bootstrap: str) -> dict[str, dict[str, Any]]:
-    """Latest state of every case, folded from the whole ``case-events`` topic (to its true end)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
-    await consumer.start()
-    cases: dict[str, dict[str, Any]] = {}
-    try:
-        partitions = consumer.partitions_for_topic(CASE_EVENTS.name) or set()
-        if not partitions:
-            await consumer._client.force_metadata_update()  # fresh consumers may not have metadata yet
-            partitions = consumer.partitions_for_topic(CASE_EVENTS.name) or set()
-        tps = [TopicPartition(CASE_EVENTS.name, p) for p in partitions]
-        if not tps:
-            return cases
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-
-        def fold(rec: ConsumerRecord[bytes, bytes]) -> None:
-            _fold(cases, rec.value)
-
-        await read_to_end(consumer, tps, fold)
-    finally:
-        await consumer.stop()
-    return cases
-
-
-def _fold(cases: dict[str, dict[str, Any]], raw: bytes | None) -> None:
-    try:
-        ev = decode(CaseEvent, raw)
-    except DecodeError:
-        return  # the case log is written by this product only; a bad record there was dead-lettered at birth
-    case = cases.setdefault(ev.case_id, {"observations": {}, "dispatch_no": 0, "last_seen": 0.0, "doc": {
-        "observations": [], "timeline": []}})
-    case.update(status=ev.status, kind=ev.kind, category=ev.category, reason=ev.reason, lat=ev.lat, lon=ev.lon)
-    case["dispatch_no"] = max(case["dispatch_no"], ev.dispatch_no)
-    doc = case["doc"]
-    event = to_dict(ev)
-    doc.update({k: v for k, v in event.items() if k not in _NOT_STATE})
-    doc["updated_at"] = ev.at
-    doc["timeline"] = [*doc["timeline"], timeline_entry(ev)][-TIMELINE_KEEP:]
-    report = ev.report
-    if report is not None:
-        case["observations"][report.observation_id] = ev.type == "opened"
-        case["last_seen"] = max(case["last_seen"], report.observed_at)
-        entry = observation_entry(ev)
-        if entry is not None:
-            doc["observations"].append(entry)
-        if report.camera_id and report.camera_id not in doc.setdefault("cameras", []):
-            doc["cameras"].append(report.camera_id)
-    # What the SLA timers read: when it was resolved, and which deadline was already reminded/escalated.
-    if ev.type == "resolved":
-        doc["resolved_at"] = ev.at
-    elif ev.type in ("reminder", "escalated"):
-        doc["reminded" if ev.type == "reminder" else "escalated"] = ev.deadline or ev.sla_deadline
-
-
-# Fields of a case event that describe the event, not the case it leaves behind.
-_NOT_STATE = ("type", "event_id", "at", "schema_version", "command_id", "report", "route", "crew_id", "note",
-              "suggested_department", "by", "why", "deadline")
-
 def write_case_view(pipe: Any, case_id: str, doc: dict[str, Any], previous_status: str | None = None) -> None:
     """Queue a case's console document and the by-status, by-update and SLA-deadline indexes that point at it."""
     pipe.set(keys.case_doc(case_id), dumps(doc))
@@ -217,24 +118,3 @@ def write_case_view(pipe: Any, case_id: str, doc: dict[str, Any], previous_statu
         pipe.zadd(keys.SLA_DEADLINES, {case_id: doc["sla_deadline"]})
     else:
         pipe.zrem(keys.SLA_DEADLINES, case_id)
-
-
-async def rebuild_index(client: aioredis.Redis, city: CityConfig, bootstrap: str) -> int:
-    """Re-create geo index, merge windows, observation assignments and dispatch claims from the log."""
-    cases = await _read_case_log(bootstrap)
-    pipe = client.pipeline(transaction=False)
-    open_count = 0
-    for case_id, case in cases.items():
-        write_case_view(pipe, case_id, case["doc"])
-        for obs_id, opened in case["observations"].items():
-            pipe.set(keys.observation_case(obs_id), f"{case_id}|{int(opened)}", ex=ASSIGNMENT_TTL_S)
-        for n in range(1, case["dispatch_no"] + 1):
-            pipe.set(keys.dispatch_claim(case_id, n), "sent")
-        if case["status"] in CLOSED_STATUSES:
-            continue
-        open_count += 1
-        group = dedupe_group(city, case["kind"], case["category"], case["reason"])
-        pipe.geoadd(keys.case_geo(group), (case["lon"], case["lat"], case_id))
-        pipe.zadd(keys.case_seen(group), {case_id: case["last_seen"]})
-    await pipe.execute()
-    return open_count

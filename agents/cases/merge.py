@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 
 from agents.cases.context import CaseStage
-from agents.cases.index import ensure_index, find_or_create_batch
+from agents.cases.index import find_or_create_batch
 from agents.logic.inputs import future_time
 from config.models import CityConfig
 from schemas.records import CaseCommand, Observation
@@ -49,7 +49,7 @@ async def merge_observations(cases: CaseStage, events: Sequence[RecordEvent], ou
             observations.append(obs)
     if not observations:
         return
-    await ensure_index(cases.redis, cases.city, cases.bootstrap)
+    await cases.ensure_views()  # never match against a Redis that lost its index
     matches = await find_or_create_batch(cases.redis, cases.city, observations)
     for obs, match in zip(observations, matches, strict=True):
         (CASES_OPENED if match.opened and match.outcome == "opened" else CASES_MERGED).labels(obs.kind).inc()

@@ -20,12 +20,13 @@ from types import ModuleType
 import faust
 
 import agents.analytics
-import agents.cases
+import agents.cases.stage
 import agents.console
 import agents.field
 import agents.heartbeat
 import agents.hotline
 import agents.sla
+import agents.views
 import agents.vision
 from agents.heartbeat import READINESS
 from config import load_city
@@ -41,12 +42,13 @@ __all__ = ["STAGES", "main", "selected_stages", "stage_steps"]
 STAGES: dict[str, ModuleType] = {
     "heartbeat": agents.heartbeat,  # always runs: readiness
     "hotline": agents.hotline,
-    "cases": agents.cases,
+    "cases": agents.cases.stage,
     "vision": agents.vision,
     "field": agents.field,
     "sla": agents.sla,
     "console": agents.console,
     "analytics": agents.analytics,
+    "views": agents.views,  # rebuilds Redis from the log when it lost its data
 }
 
 # The case table is hundreds of thousands of small dicts that live for days. With CPython's default

