@@ -178,6 +178,25 @@ def test_worker_killed_mid_stream_loses_nothing_and_doubles_nothing(own_stack: C
     per_task = Counter(t["task_id"] for t in tasks)
     assert per_task and max(per_task.values()) == 1, f"duplicated tasks: {[k for k, v in per_task.items() if v > 1]}"
     assert len({t["case_id"] for t in tasks}) == len(tasks)  # one dispatch per case
+    # After the restart each case is the fold of its events: no partition was handled before its state came back.
+    log = [json.loads(r.value) for r in stack.read("case-events", since=since["case-events"])]
+    contents: dict[str, set[str]] = defaultdict(set)
+    for ev in log:
+        contents[ev["event_id"]].add(json.dumps(ev, sort_keys=True))
+    assert not [k for k, v in contents.items() if len(v) > 1], "a case-event id with two contents"
+    states: dict[str, dict[str, Any]] = {}
+    for rec in stack.read("case-state"):
+        state = json.loads(rec.value)
+        if state["case_id"] in case_ids and state["seq"] >= states.get(state["case_id"], {}).get("seq", -1):
+            states[state["case_id"]] = state
+    for case_id in case_ids:
+        emitted = {ev["event_id"]: ev for ev in log if ev["case_id"] == case_id}
+        last = max(emitted.values(), key=lambda ev: int(ev["event_id"].rsplit(":", 1)[1]))
+        state = states[case_id]
+        assert state["seq"] == int(last["event_id"].rsplit(":", 1)[1]) == len(emitted), case_id
+        assert (state["status"], state["reports"]) == (last["status"], last["reports"]), case_id
+        reported = {ev["report"]["observation_id"] for ev in emitted.values() if ev.get("report")}
+        assert set(state["observation_ids"]) == reported, case_id
 
 
 def test_a_pending_dispatch_claim_is_settled_by_reading_the_task_topic(stack: Stack) -> None:
