@@ -8,6 +8,7 @@ boolean is ``true``/``false``, as in the spec's examples.
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -15,6 +16,8 @@ from typing import Any
 __all__ = ["ITEM_OF", "XML_CONTENT_TYPE", "to_xml"]
 
 XML_CONTENT_TYPE = "text/xml"
+# Characters XML 1.0 cannot carry at all (control characters, lone surrogates): a citizen's text may hold them.
+_NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 # A list element's children: the spec names each item after its container.
 ITEM_OF = {
     "services": "service",
@@ -34,7 +37,7 @@ def _text(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         return repr(value)
-    return str(value)
+    return _NOT_XML.sub("\ufffd", str(value))
 
 
 def _fill(element: ET.Element, value: Any) -> None:

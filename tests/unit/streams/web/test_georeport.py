@@ -232,3 +232,17 @@ def test_request_view_takes_status_agency_and_deadline_from_its_case() -> None:
     for status, expected in [("resolved", "closed"), ("verified", "closed"), ("dispatched", "open"),
                              ("reopened", "open"), ("triage", "open")]:
         assert request_view(stored, {**case, "status": status}, CITY)["status"] == expected
+
+
+def test_xml_carries_any_text_a_citizen_sends() -> None:
+    import xml.etree.ElementTree as ET
+
+    from streams.web.georeport_xml import to_xml
+
+    text = "Мусор\x0b у дома \x01 <b>&amp;</b> 🗑️"
+    root = ET.fromstring(to_xml("service_requests", [{"description": text, "lat": 59.0, "status_notes": None}]))
+    (request,) = root
+    assert request.findtext("description") == "Мусор\ufffd у дома \ufffd <b>&amp;</b> 🗑️"
+    assert request.findtext("lat") == "59.0" and request.findtext("status_notes") == ""
+    with pytest.raises(ValueError, match="names no item element"):
+        to_xml("service_requests", [{"keywords": ["a", "b"]}])
