@@ -20,7 +20,7 @@ from schemas.codec import DecodeError, decode_dict, dumps, loads
 from schemas.records import CaseEvent
 from streams.app import city, redis
 from streams.batch_consumer import RecordEvent
-from streams.metrics import STAGE_SECONDS
+from streams.metrics import observe_batch
 from streams.outbox import Outbox
 from streams.redis_keys import ANALYTICS_FACTS
 from streams.stage import BatchStage
@@ -66,7 +66,7 @@ async def _project_facts(events: Sequence[RecordEvent], out: Outbox) -> None:
     if changed:
         mapping = {cid: dumps(f.to_json()) for cid, f in changed.items()}
         await client.hset(ANALYTICS_FACTS, mapping=cast(Any, mapping))
-    STAGE_SECONDS.labels("analytics").observe((time.perf_counter() - started) / len(events))
+    observe_batch("analytics", started, len(events))
 
 
 # Case events come at several per observation: read in whole fetches (see streams.batch_consumer).

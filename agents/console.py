@@ -38,7 +38,7 @@ from schemas.records import Alert, CaseEvent, CaseState, DispatchTask, Record
 from streams import redis_keys as keys
 from streams.app import city, redis
 from streams.batch_consumer import RecordEvent
-from streams.metrics import STAGE_SECONDS
+from streams.metrics import observe_batch
 from streams.outbox import Outbox
 from streams.stage import BatchStage, TimerStage, decode_batch
 from streams.topics import ALERTS, CASE_EVENTS, CASE_STATE, DEADLETTER, DISPATCH_TASKS
@@ -159,7 +159,7 @@ async def _project_alerts(events: Sequence[RecordEvent], out: Outbox) -> None:
         pipe.publish(keys.ALERTS_CHANNEL, line)
     pipe.ltrim(keys.ALERTS_RECENT, 0, RECENT_ALERTS - 1)
     await pipe.execute()
-    STAGE_SECONDS.labels("console.alerts").observe((time.perf_counter() - started) / max(1, len(events)))
+    observe_batch("console.alerts", started, len(events))
 
 
 async def _project_tasks(events: Sequence[RecordEvent], out: Outbox) -> None:
@@ -168,7 +168,7 @@ async def _project_tasks(events: Sequence[RecordEvent], out: Outbox) -> None:
     for task in _dicts(events, DispatchTask, out):
         changes.append((task["department"], task["task_id"], functools.partial(_merge, task)))
     await update_boards(redis(), changes)
-    STAGE_SECONDS.labels("console.tasks").observe((time.perf_counter() - started) / max(1, len(events)))
+    observe_batch("console.tasks", started, len(events))
 
 
 # Fields of the case state that are the lifecycle's bookkeeping, not the console's.
@@ -227,7 +227,7 @@ async def _project_cases(events: Sequence[RecordEvent], out: Outbox) -> None:
             continue
         write_case_view(pipe, case_id, doc, previous)
     await pipe.execute()
-    STAGE_SECONDS.labels("console.cases").observe((time.perf_counter() - started) / max(1, len(events)))
+    observe_batch("console.cases", started, len(events))
 
 
 # The case event of an accepted crew update -> the update's action on the board.

@@ -29,7 +29,7 @@ from schemas.records import HotlineEvent, Observation, fitted_id
 from streams.app import city, redis
 from streams.batch_consumer import RecordEvent
 from streams.duplicates import CONFLICT, check_seen
-from streams.metrics import MODEL_SECONDS, STAGE_SECONDS
+from streams.metrics import MODEL_SECONDS, observe_batch
 from streams.outbox import Outbox
 from streams.settings import current_settings
 from streams.stage import BatchStage, decode_batch
@@ -150,7 +150,7 @@ async def _handle(events: Sequence[RecordEvent], out: Outbox) -> None:
         ingested_at = event.message.timestamp / 1000.0 if event.message.timestamp else time.time()
         obs = to_observation(report, *analysis, ingested_at)
         out.add_record(OBSERVATIONS, obs.observation_id, obs)
-    STAGE_SECONDS.labels(STAGE).observe((time.perf_counter() - started) / len(events))
+    observe_batch(STAGE, started, len(events))
 
 
 def _warm() -> None:

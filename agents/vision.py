@@ -26,7 +26,7 @@ from detectors.vision import Detector, VisionStage
 from detectors.vision.pipeline import BatchOutcome, Rejection
 from streams.app import city, redis
 from streams.batch_consumer import RecordEvent
-from streams.metrics import FRAME_TO_OBSERVATION, MODEL_SECONDS, STAGE_SECONDS
+from streams.metrics import FRAME_TO_OBSERVATION, MODEL_SECONDS, observe_batch
 from streams.outbox import Outbox
 from streams.redis_keys import evidence
 from streams.settings import REPO_ROOT
@@ -104,7 +104,7 @@ async def detect_violations(events: Sequence[RecordEvent], out: Outbox) -> None:
         FRAME_TO_OBSERVATION.observe(max(0.0, time.time() - finding.captured_at))
     if outcome.frames:
         MODEL_SECONDS.labels("vision").observe(outcome.model_seconds)
-    STAGE_SECONDS.labels(STAGE).observe((time.perf_counter() - started) / len(events))
+    observe_batch(STAGE, started, len(events))
 
 
 def stages() -> list[BatchStage]:

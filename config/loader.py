@@ -25,6 +25,7 @@ CITIES_DIR = Path(__file__).resolve().parent / "cities"
 _FILES: dict[str, str] = {
     "city": "city.yaml",
     "vision": "city.yaml",
+    "open311": "city.yaml",
     "default_kind": "case_kinds.yaml",
     "districts": "districts.yaml",
     "taxonomy": "taxonomy.yaml",

@@ -7,6 +7,8 @@ with the file, the key and what was expected (see :mod:`config.loader`).
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
@@ -21,6 +23,7 @@ __all__ = [
     "District",
     "GeoPoint",
     "Homography",
+    "Open311Settings",
     "Routing",
     "RoutingRule",
     "SlaHours",
@@ -187,6 +190,25 @@ class VisionSettings(_Strict):
     max_jpeg_bytes: int = Field(default=4_000_000, gt=0)
 
 
+class Open311Settings(_Strict):
+    """What the city's Open311 GeoReport v2 endpoint publishes, and who may submit to it."""
+
+    anonymous_submissions: bool = Field(
+        default=True,
+        description="Accept a POST without an api_key (rate-limited per client address); false: a key issued "
+        "with `cityops open311-key new` is required",
+    )
+    case_text: Literal["redacted", "none"] = Field(
+        default="redacted",
+        description="What a case's description shows: the report text as the hotline stage redacted it "
+        "(names, phones, e-mails removed), or nothing",
+    )
+    location_grid_m: float = Field(
+        default=0.0, ge=0, le=5000,
+        description="Published locations snap to the centre of a grid cell of this many metres (0: as reported)",
+    )
+
+
 class CityConfig(_Strict):
     """Everything one city configures, loaded from one folder."""
 
@@ -202,6 +224,7 @@ class CityConfig(_Strict):
     default_kind: str = Field(default="general", description="Case kind for categories not mapped")
     cameras: list[Camera] = Field(default_factory=list)
     vision: VisionSettings = Field(default_factory=VisionSettings)
+    open311: Open311Settings = Field(default_factory=Open311Settings)
 
     @field_validator("districts")
     @classmethod

@@ -117,7 +117,7 @@ def _workers_cpu_s(info: StackInfo) -> tuple[float, float]:
     cpu = gc = 0.0
     for url in info.web_urls:
         metrics = fetch_metrics(url)
-        cpu += metrics.get("cityops_process_cpu_seconds_total", 0.0)
+        cpu += metrics.get("process_cpu_seconds_total", 0.0)
         gc += metrics.get("cityops_gc_seconds_total", 0.0)
     return cpu, gc
 

@@ -21,7 +21,7 @@ from agents.logic.lifecycle import CLOSED_STATUSES, apply
 from schemas.codec import encode
 from schemas.records import CaseCommand, CaseEvent, CaseState
 from streams.batch_consumer import RecordEvent
-from streams.metrics import STAGE_SECONDS
+from streams.metrics import observe_batch
 from streams.outbox import Outbox
 from streams.stage import decode_batch
 from streams.topics import CASE_EVENTS
@@ -83,7 +83,7 @@ async def apply_commands(cases: CaseStage, events: Sequence[RecordEvent], out: O
     await out.send()
     await cases.dispatcher.mark_sent(plan)
     await _forget_closed(cases, [batch.states[cid] for cid in batch.changed])
-    STAGE_SECONDS.labels("cases.lifecycle").observe((time.perf_counter() - started) / max(1, len(events)))
+    observe_batch("cases.lifecycle", started, len(events))
 
 
 async def _forget_closed(cases: CaseStage, states: list[CaseState]) -> None:

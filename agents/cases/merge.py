@@ -17,7 +17,7 @@ from agents.logic.inputs import future_time
 from config.models import CityConfig
 from schemas.records import CaseCommand, Observation
 from streams.batch_consumer import RecordEvent
-from streams.metrics import CASES_MERGED, CASES_OPENED, STAGE_SECONDS
+from streams.metrics import CASES_MERGED, CASES_OPENED, observe_batch
 from streams.outbox import Outbox
 from streams.stage import decode_batch
 from streams.topics import CASE_COMMANDS
@@ -56,4 +56,4 @@ async def merge_observations(cases: CaseStage, events: Sequence[RecordEvent], ou
         command = CaseCommand(command_id=f"attach:{obs.observation_id}", case_id=match.case_id, type="attach",
                               at=now, observation=obs, opened=match.opened)
         out.add_record(CASE_COMMANDS, match.case_id, command)
-    STAGE_SECONDS.labels("cases.merge").observe((time.perf_counter() - started) / len(events))
+    observe_batch("cases.merge", started, len(events))

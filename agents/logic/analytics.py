@@ -11,8 +11,20 @@ whatever the size of the case log. Definitions (what every number means):
 - **repeat rate**: share of cases reported more than once (citizens had to ask again);
 - **reopen rate**: share of ever-resolved cases that were reopened (the fix did not hold);
 - **median hours to resolve**: first observation to resolution, over resolved cases;
-- **rating**: ``100 × (0.5·on-time + 0.3·resolution + 0.2·(1 − reopen))``, only for units
-  with at least ``min_volume`` cases; ranks are by rating, best first.
+- **satisfaction rate**: where citizens rated the outcome, the share satisfied (None where unknown);
+- **rating** (0–100), in the spirit of Kazakhstan's akim ratings and Ho Chi Minh City's per-ward
+  satisfaction index: a weighted mean of four rates, each taken at the lower bound of its 95 %
+  Wilson interval, so a rate over few cases counts for little (1 of 1 counts 0.21, 19 of 20 counts 0.76)::
+
+      rating = 100 × Σ wᵢ·wilson_low(kᵢ, nᵢ) / Σ wᵢ   over the terms with nᵢ > 0
+      resolution   w=0.30  k = resolved,                 n = volume
+      on-time      w=0.40  k = resolved by the deadline, n = due
+      held         w=0.15  k = resolved, never reopened, n = ever resolved
+      satisfaction w=0.15  k = satisfied,                n = rated (only where citizens rate)
+
+  A unit with nothing resolved scores 0, not a free share for "nothing reopened". Units with fewer
+  than ``min_volume`` cases, and units nobody is accountable for (cases not yet routed, the triage
+  desk), get no rating and no rank; ranks are by rating, best first.
 
 Nothing here knows about Kafka or Redis.
 """
@@ -21,15 +33,17 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import statistics
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import h3
 
 __all__ = [
+    "RATING_WEIGHTS",
     "RESOLVED_STATUSES",
     "CaseFacts",
     "Window",
@@ -39,9 +53,11 @@ __all__ = [
     "heat_cells",
     "hot_spots",
     "hotspots_geojson",
+    "rate_counts",
     "rating",
     "summarize",
     "to_csv",
+    "wilson_low",
 ]
 
 RESOLVED_STATUSES = frozenset({"resolved", "verified", "closed"})
@@ -71,6 +87,7 @@ class CaseFacts:
     resolved_at: float = 0.0
     updated_at: float = 0.0
     reopened: int = 0
+    satisfied: bool | None = None  # the citizen's verdict on the outcome, where the city asks for one
     sources: list[str] = field(default_factory=list)
     seen: list[str] = field(default_factory=list)
 
@@ -122,6 +139,9 @@ def apply_event(facts: CaseFacts | None, event: Mapping[str, Any], h3_resolution
         facts.resolved_at = at
     if kind == "reopened":
         facts.reopened += 1
+    verdict = event.get("satisfied")  # a citizen's verdict, where a city's feedback channel records one
+    if verdict is not None:
+        facts.satisfied = str(verdict).lower() in ("true", "1", "yes")
     report = event.get("report") or {}
     source = str(report.get("source") or "")
     if source and source not in facts.sources:
@@ -148,21 +168,49 @@ def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def rating(on_time_rate: float | None, resolution_rate: float | None, reopen_rate: float | None) -> float:
-    """Score 0–100 of one district or department (see the module docstring)."""
-    on_time = on_time_rate if on_time_rate is not None else 0.0
-    resolution = resolution_rate if resolution_rate is not None else 0.0
-    reopen = reopen_rate if reopen_rate is not None else 0.0
-    return round(100.0 * (0.5 * on_time + 0.3 * resolution + 0.2 * (1.0 - reopen)), 1)
+RATING_WEIGHTS = {"resolution": 0.30, "on_time": 0.40, "held": 0.15, "satisfaction": 0.15}
+_Z95 = 1.96
+
+
+def wilson_low(k: int, n: int, z: float = _Z95) -> float:
+    """Lower bound of the Wilson score interval of ``k`` successes in ``n`` (0 when ``n`` is 0)."""
+    if n <= 0:
+        return 0.0
+    p = k / n
+    centre = p + z * z / (2 * n)
+    spread = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return max(0.0, (centre - spread) / (1 + z * z / n))
+
+
+def rating(counts: Mapping[str, tuple[int, int]]) -> float | None:
+    """Score 0–100 from each term's (successes, trials) (see the module docstring); None with no term."""
+    terms = [(RATING_WEIGHTS[name], k, n) for name, (k, n) in counts.items() if n > 0]
+    if not terms:
+        return None
+    total = sum(w for w, _, _ in terms)
+    return round(100.0 * sum(w * wilson_low(k, n) for w, k, n in terms) / total, 1)
+
+
+def rate_counts(cases: Sequence[CaseFacts], now: float) -> dict[str, tuple[int, int]]:
+    """Each rating term as (successes, trials) over ``cases`` at ``now``."""
+    resolved = sum(1 for c in cases if c.resolved)
+    due = [c for c in cases if c.sla_deadline and (c.resolved or now > c.sla_deadline)]
+    on_time = sum(1 for c in due if c.resolved and c.resolved_at and c.resolved_at <= c.sla_deadline)
+    ever_resolved = [c for c in cases if c.resolved_at]
+    rated = [c for c in cases if c.satisfied is not None]
+    return {
+        "resolution": (resolved, len(cases)),
+        "on_time": (on_time, len(due)),
+        "held": (sum(1 for c in ever_resolved if not c.reopened), len(ever_resolved)),
+        "satisfaction": (sum(1 for c in rated if c.satisfied), len(rated)),
+    }
 
 
 def summarize(cases: Sequence[CaseFacts], now: float, top: int = 5) -> dict[str, Any]:
     """The numbers of one group of cases (the module docstring defines each)."""
     volume = len(cases)
     resolved = [c for c in cases if c.resolved]
-    due = [c for c in cases if c.sla_deadline and (c.resolved or now > c.sla_deadline)]
-    on_time = [c for c in due if c.resolved and c.resolved_at and c.resolved_at <= c.sla_deadline]
-    ever_resolved = [c for c in cases if c.resolved_at]
+    counts = rate_counts(cases, now)
     hours = [
         (c.resolved_at - c.started_at) / 3600.0 for c in resolved if c.resolved_at and c.started_at
     ]
@@ -173,10 +221,11 @@ def summarize(cases: Sequence[CaseFacts], now: float, top: int = 5) -> dict[str,
         "open": volume - len(resolved),
         "resolved": len(resolved),
         "overdue": overdue,
-        "resolution_rate": _rate(len(resolved), volume),
-        "on_time_rate": _rate(len(on_time), len(due)),
+        "resolution_rate": _rate(*counts["resolution"]),
+        "on_time_rate": _rate(*counts["on_time"]),
         "repeat_rate": _rate(sum(1 for c in cases if c.reports > 1), volume),
-        "reopen_rate": _rate(sum(1 for c in ever_resolved if c.reopened), len(ever_resolved)),
+        "reopen_rate": _rate(counts["held"][1] - counts["held"][0], counts["held"][1]),
+        "satisfaction_rate": _rate(*counts["satisfaction"]),
         "median_hours_to_resolve": round(statistics.median(hours), 2) if hours else None,
         "top_problems": [{"category": k, "cases": n} for k, n in problems.most_common(top)],
     }
@@ -189,11 +238,13 @@ def group_report(
     *,
     labels: Mapping[str, str] | None = None,
     min_volume: int = _MIN_VOLUME,
+    unranked: Collection[str] = (),
 ) -> list[dict[str, Any]]:
     """One row per district or department (``by``), rated and ranked best first.
 
     Units with fewer than ``min_volume`` cases get no rating or rank: a rate over
-    two cases says nothing about a district head.
+    two cases says nothing about a district head. Nor do ``unranked`` units (the
+    triage desk) and cases not yet routed: no one there answers for the outcome.
     """
     if by not in ("district", "department"):
         raise ValueError(f"cannot group by {by!r}: use district or department")
@@ -203,10 +254,8 @@ def group_report(
     rows = []
     for key, members in groups.items():
         row: dict[str, Any] = {by: key, "name": (labels or {}).get(key, key), **summarize(members, now)}
-        rated = len(members) >= min_volume
-        row["rating"] = (
-            rating(row["on_time_rate"], row["resolution_rate"], row["reopen_rate"]) if rated else None
-        )
+        rated = len(members) >= min_volume and key != "unassigned" and key not in unranked
+        row["rating"] = rating(rate_counts(members, now)) if rated else None
         rows.append(row)
     rows.sort(key=lambda r: (r["rating"] is None, -(r["rating"] or 0.0), -r["volume"], r[by]))
     rank = 0

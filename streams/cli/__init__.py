@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "streams.cli.cases",
     "streams.cli.text",
     "streams.cli.web",
+    "streams.cli.open311",
 ]
 
 

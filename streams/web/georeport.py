@@ -10,10 +10,11 @@ redacts what remains in the free text.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +29,9 @@ __all__ = [
     "MAX_RESULTS",
     "Open311Error",
     "RequestQuery",
+    "case_view",
+    "check_jurisdiction",
+    "coarsen",
     "new_request_id",
     "parse_post",
     "parse_query",
@@ -41,6 +45,10 @@ __all__ = [
 MAX_DESCRIPTION = 4000
 MAX_RESULTS = 1000
 MAX_SPAN_S = 90 * 86400
+# The page/page_size extension (as Chicago's Open311 has it): pages of 50 unless asked, at most 500.
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+_M_PER_DEG = 111_320.0
 _URL = re.compile(r"^https?://[^\s<>\"]{1,2000}$")
 
 
@@ -57,12 +65,18 @@ class Open311Error(Exception):
 
 
 def _leaf_ids(city: CityConfig) -> list[str]:
+    """The problems a citizen can report: leaves of the taxonomy's last level (the reason, the descriptor),
+    and leaves higher up unless their level names an object (SPb's ``city_object`` "cemetery" with nothing
+    under it is a place, not a problem)."""
     parents = {n.parent for n in city.taxonomy.nodes if n.parent}
-    return [n.id for n in city.taxonomy.nodes if n.id not in parents]
+    levels = city.taxonomy.levels
+    last = len(levels) - 1
+    return [n.id for n in city.taxonomy.nodes
+            if n.id not in parents and (n.level == last or "object" not in levels[n.level].lower())]
 
 
 def services(city: CityConfig) -> list[dict[str, Any]]:
-    """GET services: every leaf of the taxonomy is a service, grouped under its parent."""
+    """GET services: every problem the taxonomy names is a service, grouped under its parent."""
     nodes = city.taxonomy.by_id()
     out = []
     for node_id in _leaf_ids(city):
@@ -87,8 +101,15 @@ def services(city: CityConfig) -> list[dict[str, Any]]:
     return out
 
 
-def _service_ids(city: CityConfig) -> set[str]:
-    return set(_leaf_ids(city))
+_ids_of: dict[int, tuple[CityConfig, frozenset[str]]] = {}
+
+
+def _service_ids(city: CityConfig) -> frozenset[str]:
+    """The service codes of ``city``, computed once per loaded config (a search maps hundreds of cases)."""
+    held = _ids_of.get(id(city))
+    if held is None or held[0] is not city:
+        held = _ids_of[id(city)] = (city, frozenset(_leaf_ids(city)))
+    return held[1]
 
 
 def service_notice(city: CityConfig, service_code: str) -> str:
@@ -125,7 +146,7 @@ def _in_city(city: CityConfig, lat: float, lon: float, margin: float = 0.5) -> b
     return min(lats) - margin <= lat <= max(lats) + margin and min(lons) - margin <= lon <= max(lons) + margin
 
 
-def _check_jurisdiction(params: Mapping[str, str], city: CityConfig) -> None:
+def check_jurisdiction(params: Mapping[str, str], city: CityConfig) -> None:
     """One city per endpoint: jurisdiction_id is optional, and when given must be this city's id."""
     jurisdiction = (params.get("jurisdiction_id") or "").strip()
     if jurisdiction and jurisdiction != city.city.id:
@@ -134,15 +155,25 @@ def _check_jurisdiction(params: Mapping[str, str], city: CityConfig) -> None:
 
 
 def parse_post(
-    params: Mapping[str, str], city: CityConfig, *, request_id: str | None = None, now: float | None = None
+    params: Mapping[str, str],
+    city: CityConfig,
+    *,
+    locate: Callable[[str], tuple[float, float] | None] | None = None,
+    request_id: str | None = None,
+    now: float | None = None,
 ) -> tuple[HotlineEvent, dict[str, Any]]:
     """Validate a POST Service Request and map it to a hotline event and the stored request.
 
+    A request without lat/long is placed by ``locate`` (the city's gazetteer); an address it cannot
+    place is refused with a message the client can show, never quietly put at the city centre.
+
     :param params: the form (or JSON object) fields as strings
+    :param locate: address -> (lat, lon), or ``None`` when the address is not known
     :returns: the event to produce and the request record kept for GET requests
-    :raises Open311Error: 400 for a missing or malformed field, 404 for an unknown service or jurisdiction
+    :raises Open311Error: 400 for a missing, malformed or unplaceable field, 404 for an unknown service or
+        jurisdiction
     """
-    _check_jurisdiction(params, city)
+    check_jurisdiction(params, city)
     code = (params.get("service_code") or "").strip()
     if not code:
         raise Open311Error(400, "service_code was not provided")
@@ -160,6 +191,10 @@ def parse_post(
         raise Open311Error(400, "a location is required: lat & long, address_string or address_id")
     if len(address) > 500:
         raise Open311Error(400, "address_string is longer than 500 characters")
+    precision = "exact"
+    if lat is None:
+        lat, lon = _place(address, address_id, locate, city)
+        precision = "address"
     description = (params.get("description") or "").strip()
     if len(description) > MAX_DESCRIPTION:
         raise Open311Error(400, f"description is longer than {MAX_DESCRIPTION} characters")
@@ -190,8 +225,33 @@ def parse_post(
         "address_id": address_id,
         "media_url": media_url,
         "requested_at": received,
+        "location_precision": precision,
     }
     return event, stored
+
+
+def _place(
+    address: str, address_id: str, locate: Callable[[str], tuple[float, float] | None] | None, city: CityConfig
+) -> tuple[float, float]:
+    if not address:
+        raise Open311Error(400, f"address_id {address_id!r} is not an address known here: send lat and long, "
+                                "or an address_string")
+    found = locate(address) if locate is not None else None
+    if found is None:
+        raise Open311Error(400, f"address_string {address!r} could not be found in {city.city.name}: "
+                                "check the street and house number, or send lat and long")
+    return found
+
+
+def coarsen(lat: float | None, lon: float | None, grid_m: float) -> tuple[float | None, float | None]:
+    """The centre of the ``grid_m``-metre cell a point falls in (the point itself when ``grid_m`` is 0)."""
+    if lat is None or lon is None or grid_m <= 0:
+        return lat, lon
+    step_lat = grid_m / _M_PER_DEG
+    cell_lat = (math.floor(lat / step_lat) + 0.5) * step_lat
+    step_lon = grid_m / (_M_PER_DEG * max(0.01, math.cos(math.radians(cell_lat))))
+    cell_lon = (math.floor(lon / step_lon) + 0.5) * step_lon
+    return round(cell_lat, 6), round(cell_lon, 6)
 
 
 def w3c(ts: float, tz: str = "UTC") -> str:
@@ -221,6 +281,13 @@ class RequestQuery:
     statuses: tuple[str, ...] = ()
     start: float = 0.0
     end: float = 0.0
+    page: int = 1
+    page_size: int = PAGE_SIZE
+
+    def page_of(self, views: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """One page of ``views`` (already newest first)."""
+        first = (self.page - 1) * self.page_size
+        return views[first : first + self.page_size]
 
     def matches(self, view: Mapping[str, Any], requested_at: float) -> bool:
         if self.service_codes and view["service_code"] not in self.service_codes:
@@ -236,7 +303,7 @@ def _split(params: Mapping[str, str], name: str) -> tuple[str, ...]:
 
 def parse_query(params: Mapping[str, str], city: CityConfig, now: float | None = None) -> RequestQuery:
     """Filters of GET requests.json; without dates, the most recent 90 days (the spec's default)."""
-    _check_jurisdiction(params, city)
+    check_jurisdiction(params, city)
     statuses = _split(params, "status")
     bad = [s for s in statuses if s not in ("open", "closed")]
     if bad:
@@ -252,7 +319,18 @@ def parse_query(params: Mapping[str, str], city: CityConfig, now: float | None =
     if end - start > MAX_SPAN_S:
         raise Open311Error(400, "the date range may not span more than 90 days")
     ids, codes = _split(params, "service_request_id"), _split(params, "service_code")
-    return RequestQuery(ids, codes, statuses, start, end)
+    page = _positive(params, "page", 1, 1_000_000)
+    page_size = _positive(params, "page_size", PAGE_SIZE, MAX_PAGE_SIZE)
+    return RequestQuery(ids, codes, statuses, start, end, page, page_size)
+
+
+def _positive(params: Mapping[str, str], name: str, default: int, high: int) -> int:
+    raw = (params.get(name) or "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= high:
+        raise Open311Error(400, f"{name} must be a whole number from 1 to {high}, got {raw!r}")
+    return int(raw)
 
 
 def _status_notes(case: Mapping[str, Any]) -> str | None:
@@ -286,6 +364,7 @@ def request_view(
         updated = float(case.get("updated_at") or requested)
         if lat is None and case.get("lat") is not None:
             lat, lon = case.get("lat"), case.get("lon")
+    lat, lon = coarsen(lat, lon, city.open311.location_grid_m)
     return {
         "service_request_id": stored["service_request_id"],
         "status": status,
@@ -306,3 +385,23 @@ def request_view(
         "media_url": stored.get("media_url") or None,
     }
 
+
+
+def case_view(case: Mapping[str, Any], city: CityConfig) -> dict[str, Any]:
+    """A case that came from the hotline or a camera, as a public service request (its id is the case id).
+
+    Its text is the hotline stage's redacted text, or nothing, and its place is coarsened, as the
+    city's ``open311`` settings say; no address is published (a caller's address can be their home).
+    """
+    reason = str(case.get("reason") or "")
+    code = reason if reason in _service_ids(city) else str(case.get("category") or reason or case.get("kind"))
+    requested = float(case.get("first_observed_at") or case.get("opened_at") or case.get("updated_at") or 0.0)
+    stored = {
+        "service_request_id": case["case_id"],
+        "service_code": code,
+        "description": str(case.get("text") or "") if city.open311.case_text == "redacted" else "",
+        "lat": case.get("lat"),
+        "long": case.get("lon"),
+        "requested_at": requested,
+    }
+    return request_view(stored, case, city)

@@ -32,7 +32,7 @@ T = TypeVar("T")
 
 REPORT_COLUMNS = (
     "rank", "name", "volume", "open", "resolved", "overdue", "resolution_rate", "on_time_rate",
-    "repeat_rate", "reopen_rate", "median_hours_to_resolve", "rating", "top_problems",
+    "repeat_rate", "reopen_rate", "satisfaction_rate", "median_hours_to_resolve", "rating", "top_problems",
 )
 _CASE_COLUMNS = (
     "case_id", "status", "kind", "category", "district", "department", "priority", "reports",
@@ -87,11 +87,16 @@ def _label_problems(rows: list[dict[str, Any]], labels: dict[str, str]) -> None:
             problem["label"] = labels.get(problem["category"], problem["category"])
 
 
+def _groups(facts: list[CaseFacts], by: str, now: float, labels: dict[str, str]) -> list[dict[str, Any]]:
+    """Districts or departments rated and ranked; the triage desk is listed but never ranked."""
+    return analytics.group_report(facts, by, now, labels=labels, unranked=(city().routing.triage_department,))
+
+
 def build_report(facts: list[CaseFacts], now: float, labels: dict[str, str]) -> dict[str, Any]:
     """The full report: city totals, districts and departments rated and ranked, hot spots."""
     city_row = analytics.summarize(facts, now, top=10)
-    districts = analytics.group_report(facts, "district", now, labels=labels)
-    departments = analytics.group_report(facts, "department", now, labels=labels)
+    districts = _groups(facts, "district", now, labels)
+    departments = _groups(facts, "department", now, labels)
     _label_problems([city_row, *districts, *departments], labels)
     spots = analytics.hot_spots(facts)
     for spot in spots:
@@ -136,7 +141,7 @@ class GroupCsv(web.View):
         text = await _timed(
             f"{group}.csv",
             lambda: analytics.to_csv(
-                analytics.group_report(facts, by, scope.now, labels=labels), (by, *REPORT_COLUMNS)
+                _groups(facts, by, scope.now, labels), (by, *REPORT_COLUMNS)
             ),
         )
         return self.text(text, content_type="text/csv", headers=_csv(f"{group}.csv"))

@@ -144,8 +144,14 @@ def test_health_readiness_and_metrics(stack: Stack) -> None:
     stack.read_json("observations", lambda d: d["observation_id"] == f"hotline:{event.event_id}", 1, since=since)
     metrics = fetch_metrics(stack.web_url)
     assert metrics['cityops_events_in_total{topic="hotline-events"}'] >= before + 1
-    assert any(k.startswith("cityops_stage_seconds_bucket{") for k in metrics)
-    assert any(k.startswith("cityops_consumer_lag{") for k in metrics)
+    assert metrics['cityops_stage_batch_size_sum{stage="hotline"}'] >= 1
+    assert metrics['cityops_stage_batch_seconds_count{stage="hotline"}'] >= 1
+    assert metrics["process_cpu_seconds_total"] > 0 and not any(k.startswith("cityops_process_") for k in metrics)
+    # lag per consumer group, topic and partition; Faust's assignor topic is not a city topic
+    lag = [k for k in metrics if k.startswith("cityops_consumer_lag_records{")]
+    assert any('topic="hotline-events"' in k and 'group="' in k and 'partition="' in k for k in lag), lag
+    assert len({k.split('group="')[1].split('"')[0] for k in lag}) >= 2, lag  # Faust's group + a batch stage's
+    assert not any("__assignor" in k for k in lag)
 
 
 def test_end_to_end_latencies_are_real_and_positive(stack: Stack) -> None:

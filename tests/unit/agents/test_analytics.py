@@ -22,6 +22,7 @@ from agents.logic.analytics import (
     rating,
     summarize,
     to_csv,
+    wilson_low,
 )
 
 H = 3600.0
@@ -118,18 +119,75 @@ def test_empty_groups_have_no_rates() -> None:
     assert s["volume"] == 0 and s["on_time_rate"] is None and s["median_hours_to_resolve"] is None
 
 
-def test_rating_formula_and_ranking() -> None:
-    assert rating(1.0, 1.0, 0.0) == 100.0
-    assert rating(0.5, 0.6, 1 / 3) == pytest.approx(100 * (0.25 + 0.18 + 0.2 * (2 / 3)), abs=0.1)
+def test_wilson_lower_bound_discounts_small_samples() -> None:
+    assert wilson_low(0, 0) == 0.0 and wilson_low(0, 10) == 0.0
+    assert wilson_low(1, 1) == pytest.approx(0.2065, abs=1e-4)
+    assert wilson_low(19, 20) == pytest.approx(0.7639, abs=1e-4)
+    assert wilson_low(950, 1000) > 0.93 and wilson_low(20, 20) < 1.0
+
+
+def test_rating_is_the_documented_weighted_mean_of_discounted_rates() -> None:
+    counts = {"resolution": (3, 5), "on_time": (2, 4), "held": (2, 3), "satisfaction": (0, 0)}
+    expected = 100 * (0.30 * wilson_low(3, 5) + 0.40 * wilson_low(2, 4) + 0.15 * wilson_low(2, 3)) / 0.85
+    assert rating(counts) == pytest.approx(expected, abs=0.05)
+    with_satisfaction = {**counts, "satisfaction": (40, 50)}
+    assert rating(with_satisfaction) == pytest.approx(
+        100 * (0.85 * expected / 100 + 0.15 * wilson_low(40, 50)), abs=0.05)
+    assert rating({"resolution": (0, 0), "on_time": (0, 0), "held": (0, 0), "satisfaction": (0, 0)}) is None
+
+
+def _district(name: str, n: int, resolved: int, *, reopened: int = 0, late: int = 0) -> list[CaseFacts]:
+    """``n`` cases of one district opened 48 h ago (deadline 24 h later): ``resolved`` of them resolved at
+    4 h (the first ``late`` at 30 h, past the deadline; the first ``reopened`` reopened once), the rest
+    open and not due yet."""
+    out = []
+    for i in range(n):
+        if i < resolved:
+            at = NOW - (18 if i < late else 44) * H
+            out.append(facts(f"{name}{i}", district=name, status="resolved", resolved_at=at,
+                             reopened=int(i < reopened)))
+        else:
+            out.append(facts(f"{name}{i}", district=name, status="dispatched", sla_deadline=NOW + H))
+    return out
+
+
+def test_nothing_resolved_scores_zero_not_twenty_from_the_reopen_term() -> None:
+    rows = group_report(_district("idle", 20, 0), "district", NOW)
+    assert rows[0]["rating"] == 0.0 and rows[0]["reopen_rate"] is None
+
+
+def test_one_early_resolution_does_not_put_a_district_first() -> None:
+    lucky = _district("lucky", 25, 1)  # 4 % resolved, that one on time
+    steady = _district("steady", 25, 20, reopened=1, late=2)  # 80 % resolved, 90 % on time
+    rows = group_report(lucky + steady, "district", NOW)
+    assert [r["district"] for r in rows] == ["steady", "lucky"]
+    assert rows[0]["rating"] > 50 > 20 > rows[1]["rating"]
+
+
+def test_too_few_cases_and_units_nobody_answers_for_get_no_rank() -> None:
     good = [facts(f"g{i}", district="good", status="resolved", resolved_at=NOW - 47 * H) for i in range(5)]
     small = [facts("s1", district="small")]
     rows = group_report(sample() + good + small, "district", NOW, labels={"good": "Good district"})
     assert [r["district"] for r in rows] == ["good", "nevskiy", "small"]
-    assert rows[0]["name"] == "Good district" and rows[0]["rating"] == 100.0 and rows[0]["rank"] == 1
-    assert rows[1]["rank"] == 2
+    assert rows[0]["name"] == "Good district" and rows[0]["rank"] == 1
+    assert rows[0]["rating"] == pytest.approx(100 * wilson_low(5, 5), abs=0.05)  # perfect, but only 5 cases
+    assert rows[1]["rank"] == 2 and rows[1]["rating"] < rows[0]["rating"]
     assert rows[2]["rating"] is None and rows[2]["rank"] is None  # one case says nothing about a district
+    triage = [facts(f"t{i}", department="triage", status="resolved", resolved_at=NOW - 47 * H) for i in range(9)]
+    unrouted = [facts(f"u{i}", department="") for i in range(9)]
+    by_department = group_report(sample() + triage + unrouted, "department", NOW, unranked=("triage",))
+    ranked = {r["department"]: r["rank"] for r in by_department}
+    assert ranked == {"dept.a": 1, "triage": None, "unassigned": None}
     with pytest.raises(ValueError, match="cannot group by"):
         group_report([], "kind", NOW)
+
+
+def test_satisfaction_is_folded_where_citizens_rate() -> None:
+    folded = apply_event(None, event("c1", "verified", NOW, "verified", 1, satisfied=False), RES)
+    assert folded is not None and folded.satisfied is False
+    assert apply_event(None, event("c2", "resolved", NOW, "resolved", 1), RES).satisfied is None  # type: ignore[union-attr]
+    s = summarize([folded, facts("x", satisfied=True), facts("y")], NOW)
+    assert s["satisfaction_rate"] == 0.5
 
 
 def test_department_report_groups_unassigned_cases() -> None:

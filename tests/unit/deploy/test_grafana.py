@@ -37,7 +37,7 @@ def expressions() -> list[str]:
 
 
 def metric_names(expr: str) -> set[str]:
-    return set(re.findall(r"\b(cityops_[a-z0-9_]+)\b", expr))
+    return set(re.findall(r"\b((?:cityops|process)_[a-z0-9_]+)\b", expr))
 
 
 def test_dashboard_is_well_formed() -> None:

@@ -14,11 +14,14 @@ from urllib.parse import parse_qsl
 import pytest
 
 from config import load_city
+from config.models import Open311Settings
 from schemas.codec import decode, encode
 from schemas.records import HotlineEvent
 from streams.web.georeport import (
     MAX_DESCRIPTION,
     Open311Error,
+    case_view,
+    coarsen,
     parse_post,
     parse_query,
     parse_w3c,
@@ -46,10 +49,11 @@ def spec_form(**override: str) -> dict[str, str]:
     return form
 
 
-def test_services_are_the_taxonomy_leaves_in_the_spec_shape() -> None:
+def test_services_are_the_taxonomy_problems_in_the_spec_shape() -> None:
     listed = services(CITY)
     parents = {n.parent for n in CITY.taxonomy.nodes}
-    assert len(listed) == sum(1 for n in CITY.taxonomy.nodes if n.id not in parents)
+    last = len(CITY.taxonomy.levels) - 1
+    assert len(listed) == sum(1 for n in CITY.taxonomy.nodes if n.id not in parents and n.level == last)
     entry = next(s for s in listed if s["service_code"] == CODE)
     assert set(entry) == {"service_code", "service_name", "description", "metadata", "type", "keywords", "group"}
     assert entry["metadata"] is False and entry["type"] == "realtime"
@@ -82,11 +86,64 @@ def test_a_request_without_description_is_read_as_its_service_name() -> None:
     assert event.text == CITY.taxonomy.by_id()[CODE].label
 
 
-def test_address_alone_is_a_location() -> None:
-    form = spec_form()
+def test_an_address_alone_is_placed_by_the_gazetteer_or_refused_with_a_reason() -> None:
+    form = spec_form(address_string="Невский проспект, д. 28")
     del form["lat"], form["long"]
-    event, _ = parse_post(form, CITY)
-    assert event.lat is None and event.address == "1234 5th street"
+    known = {"Невский проспект, д. 28": (59.9347, 30.3290)}
+    event, stored = parse_post(form, CITY, locate=known.get)
+    assert (event.lat, event.lon) == (59.9347, 30.3290) and event.address == "Невский проспект, д. 28"
+    assert stored["location_precision"] == "address"
+    assert parse_post(spec_form(), CITY, locate=known.get)[1]["location_precision"] == "exact"
+    del form["address_string"]
+    for fields, message in [({"address_string": "1234 5th street"}, "could not be found in Санкт-Петербург"),
+                            ({"address_id": "A-77"}, "address_id 'A-77' is not an address known here")]:
+        with pytest.raises(Open311Error, match=message) as info:
+            parse_post({**form, **fields}, CITY, locate=known.get)  # never the city centre, unsaid
+        assert info.value.code == 400
+
+
+def test_services_are_problems_not_object_types() -> None:
+    codes = {s["service_code"] for s in services(CITY)}
+    assert "o.kladbishche" in CITY.taxonomy.by_id() and "o.kladbishche" not in codes  # a cemetery is a place
+    last = len(CITY.taxonomy.levels) - 1
+    assert codes and all(CITY.taxonomy.by_id()[c].level == last for c in codes)
+    nyc = load_city("nyc")
+    nyc_codes = {s["service_code"] for s in services(nyc)}
+    assert "c.encampment" in nyc_codes  # a complaint type without descriptors is still a problem
+
+
+def test_published_locations_snap_to_the_citys_grid() -> None:
+    assert coarsen(59.93, 30.36, 0) == (59.93, 30.36)
+    lat, lon = coarsen(59.93012, 30.36034, 250)
+    assert lat is not None and lon is not None
+    assert abs(lat - 59.93012) * 111_320 <= 125 and abs(lon - 30.36034) * 111_320 * 0.5 <= 126
+    assert coarsen(59.93040, 30.36070, 250) == (lat, lon)  # a neighbour in the same cell reads the same
+    assert coarsen(None, None, 250) == (None, None)
+
+
+def test_a_hotline_case_is_a_public_request_with_redacted_text_and_a_coarse_place() -> None:
+    case = {"case_id": "C-1", "status": "dispatched", "reason": CODE, "category": "c.x", "kind": "garbage",
+            "text": "Мусор у дома, звонил [PHONE]", "lat": 59.93012, "lon": 30.36034,
+            "first_observed_at": 1_271_226_658.0, "updated_at": 1_271_230_000.0, "department": "",
+            "sla_deadline": 0.0, "timeline": []}
+    view = case_view(case, CITY)
+    assert view["service_request_id"] == "C-1" and view["service_code"] == CODE and view["status"] == "open"
+    assert view["description"] == "Мусор у дома, звонил [PHONE]" and view["address"] is None
+    assert view["requested_datetime"] == "2010-04-14T10:30:58+04:00"
+    assert (view["lat"], view["long"]) == (59.93012, 30.36034)
+    private = CITY.model_copy(update={"open311": Open311Settings(case_text="none", location_grid_m=500)})
+    hidden = case_view(case, private)
+    assert hidden["description"] is None and hidden["lat"] != 59.93012
+    assert abs(hidden["lat"] - 59.93012) * 111_320 <= 250
+
+
+def test_pages_of_search_results() -> None:
+    q = parse_query({"page": "2", "page_size": "3"}, CITY)
+    assert q.page_of([{"n": i} for i in range(8)]) == [{"n": 3}, {"n": 4}, {"n": 5}]
+    assert parse_query({}, CITY).page_size == 50
+    for bad in ({"page": "0"}, {"page_size": "501"}, {"page": "two"}):
+        with pytest.raises(Open311Error, match="whole number"):
+            parse_query(bad, CITY)
 
 
 @pytest.mark.parametrize(
@@ -175,3 +232,17 @@ def test_request_view_takes_status_agency_and_deadline_from_its_case() -> None:
     for status, expected in [("resolved", "closed"), ("verified", "closed"), ("dispatched", "open"),
                              ("reopened", "open"), ("triage", "open")]:
         assert request_view(stored, {**case, "status": status}, CITY)["status"] == expected
+
+
+def test_xml_carries_any_text_a_citizen_sends() -> None:
+    import xml.etree.ElementTree as ET
+
+    from streams.web.georeport_xml import to_xml
+
+    text = "Мусор\x0b у дома \x01 <b>&amp;</b> 🗑️"
+    root = ET.fromstring(to_xml("service_requests", [{"description": text, "lat": 59.0, "status_notes": None}]))
+    (request,) = root
+    assert request.findtext("description") == "Мусор\ufffd у дома \ufffd <b>&amp;</b> 🗑️"
+    assert request.findtext("lat") == "59.0" and request.findtext("status_notes") == ""
+    with pytest.raises(ValueError, match="names no item element"):
+        to_xml("service_requests", [{"keywords": ["a", "b"]}])
