@@ -2,7 +2,7 @@
 
 A city folder holds one YAML file per concern (``city.yaml``, ``districts.yaml``,
 ``taxonomy.yaml``, ``departments.yaml``, ``routing.yaml``, ``case_kinds.yaml``,
-``cameras.yaml``). Errors name the file, the key path and what was expected.
+``cameras.yaml``, ``history.yaml``). Errors name the file, the key path and what was expected.
 """
 
 from __future__ import annotations
@@ -33,8 +33,9 @@ _FILES: dict[str, str] = {
     "case_kinds": "case_kinds.yaml",
     "kind_of_category": "case_kinds.yaml",
     "cameras": "cameras.yaml",
+    "history": "history.yaml",
 }
-_OPTIONAL = {"cameras.yaml"}
+_OPTIONAL = {"cameras.yaml", "history.yaml"}
 
 
 class ConfigError(ValueError):
@@ -78,6 +79,9 @@ def _load(folder: Path) -> CityConfig:
                 raise ConfigError(f"{folder / file}: unknown key {key!r}; this file holds {_keys_of(file)}")
             merged[key] = value
             origin[key] = folder / file
+    data = (merged.get("history") or {}).get("data") if isinstance(merged.get("history"), dict) else None
+    if data:  # a relative history path is read from the city folder, wherever the command runs
+        merged["history"] = {**merged["history"], "data": str((folder / str(data)).resolve())}
     try:
         return CityConfig.model_validate(merged)
     except ValidationError as exc:

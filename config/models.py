@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from config.history.mapping import HistorySource
+
 __all__ = [
     "AutoDispatch",
     "Camera",
@@ -202,6 +204,7 @@ class CityConfig(_Strict):
     default_kind: str = Field(default="general", description="Case kind for categories not mapped")
     cameras: list[Camera] = Field(default_factory=list)
     vision: VisionSettings = Field(default_factory=VisionSettings)
+    history: HistorySource | None = Field(default=None, description="How to read the city's history file")
 
     @field_validator("districts")
     @classmethod
