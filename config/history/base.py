@@ -178,6 +178,10 @@ class HistoryFormat(ABC):
     labels_identify_nodes: bool = True
     #: True where :meth:`node_ids` numbers labels across the whole taxonomy (one path alone gives no id)
     numbered_ids: bool = False
+    #: how many top taxonomy levels ``taxonomy.yaml`` lists depth-first (finer ones follow level by level)
+    interleaved_levels: int = 99
+    #: a node whose id several labels share is labelled by the commonest (else by the first in taxonomy order)
+    label_by_count: bool = True
     #: prefix of the event ids the replay gives this format's rows
     event_prefix: str = "h"
 
@@ -206,6 +210,10 @@ class HistoryFormat(ABC):
     def node_ids(self, paths: Iterable[tuple[str, ...]]) -> dict[tuple[str, ...], str]:
         """Taxonomy id of each label path (``paths[i]`` = labels of levels 0..i): by default one per label and level."""
         return {p: f"t{len(p) - 1}." + stable_id(p[-1]) for p in paths}
+
+    def order_key(self, path: tuple[str, ...], ids: dict[tuple[str, ...], str]) -> Any:
+        """Sort key of a label path in ``taxonomy.yaml`` (default: the labels)."""
+        return path
 
     def department_id(self, key: str) -> str:
         return "org." + stable_id(key)

@@ -50,6 +50,9 @@ class Nyc311(HistoryFormat):
         # Spellings changed over the years ("PLUMBING"/"Plumbing"): one node per slug.
         return {p: "c." + slug(p[0]) if len(p) == 1 else f"r.{slug(p[0])}.{slug(p[1])}" for p in paths}
 
+    def order_key(self, path: tuple[str, ...], ids: dict[tuple[str, ...], str]) -> Any:
+        return tuple(ids[path[: i + 1]] for i in range(len(path)))
+
     def department_id(self, key: str) -> str:
         return "org." + slug(key)
 

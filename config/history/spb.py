@@ -27,6 +27,8 @@ class SpbAppeals(HistoryFormat):
     language = "ru"
     level_names = ("city_object", "category", "reason")
     event_prefix = "spb"
+    label_by_count = False
+    interleaved_levels = 2  # city objects with their categories, then the reasons (as first generated)
 
     def matches(self, row: dict[str, Any]) -> bool:
         return ("reason" in row and "executor" in row) or "city_object" in row
