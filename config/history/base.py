@@ -162,7 +162,8 @@ class HistoryFormat(ABC):
 
     * :meth:`rows` yields the file's raw rows (default: JSON lines / JSON array / CSV by file name);
     * :meth:`matches` says whether a raw row looks like this format (used when nothing names the format);
-    * :meth:`record` turns a raw row into a :class:`HistoryRecord`, or raises ``ValueError`` naming what is wrong;
+    * :meth:`record` turns a raw row into a :class:`HistoryRecord`, or raises ``ValueError`` naming what is wrong
+      (:meth:`records` where one row holds several reports, e.g. one text per language);
     * :meth:`node_ids` gives the taxonomy ids ``build-city`` writes for the label paths found;
     * :meth:`department_id` and :meth:`district_id` give the ids of a department / district name;
     * :meth:`known_label_paths` adds taxonomy paths the history does not use (a service list shipped beside it).
@@ -197,13 +198,17 @@ class HistoryFormat(ABC):
     def record(self, row: dict[str, Any]) -> HistoryRecord:
         """The record of one raw row; ``ValueError``/``KeyError`` when a required field is missing or unreadable."""
 
+    def records(self, row: dict[str, Any]) -> list[HistoryRecord]:
+        """The records of one raw row: one, unless a row holds one report in several languages."""
+        return [self.record(row)]
+
     def read(self, path: str | Path, limit: int | None = None) -> Iterator[HistoryRecord]:
         """Records of ``path`` in file order; a bad row stops the read with a :class:`HistoryError` naming it."""
         for count, (n, row) in enumerate(self.rows(path)):
             if limit is not None and count >= limit:
                 return
             try:
-                yield self.record(row)
+                yield from self.records(row)
             except (KeyError, ValueError, TypeError) as exc:
                 raise HistoryError(f"{path}:{n}: not a {self.name} row: {exc!r}") from exc
 

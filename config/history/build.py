@@ -267,7 +267,10 @@ def build_city(
     if departments or not (out / "departments.yaml").exists():
         _write(out / "departments.yaml", shown, "the departments that acted, with the districts they served",
                {"departments": departments})
-    data = Path(os.path.relpath(Path(history).resolve(), out.resolve()))
+    # Relative where folder and file live side by side (a repository beside ../shared), else absolute.
+    data, folder = Path(history).resolve(), out.resolve()
+    if os.path.commonpath([data, folder]) != data.anchor:
+        data = Path(os.path.relpath(data, folder))
     mapping = source.model_copy(update={"data": data}).model_dump(mode="json", exclude_none=True)
     _write(out / "history.yaml", shown, "how to read this city's history", {"history": mapping})
     for file, (what, content) in _policy(city_id, name or city_id, languages or [], timezone, centre).items():

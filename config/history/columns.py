@@ -16,14 +16,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from datetime import datetime, timedelta
 
-from config.history.base import HistoryFormat, HistoryRecord, number, parse_time, read_rows
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from config.history.base import HistoryFormat, HistoryRecord, number, parse_time, read_rows, stable_id
 
 __all__ = ["Columns", "ColumnsFormat"]
+
+_FILE_ORDER = datetime(2000, 1, 1)  # the time of row 0 in a file without a time column
 
 
 def _as_list(value: Any) -> Any:
@@ -37,8 +42,11 @@ class Columns(BaseModel):
 
     format: Literal["csv", "jsonl", "json"] = Field(default="csv", description="File kind (gzip or not)")
     id: str | None = Field(default=None, description="Unique id column; unset: the row number")
-    created: str = Field(description="Creation time column (ISO, 'MM/DD/YYYY hh:mm:ss AM', dd.mm.yyyy, epoch)")
+    created: str | None = Field(default=None, description="Creation time column (ISO, 'MM/DD/YYYY hh:mm:ss AM', "
+                                "dd.mm.yyyy, epoch); unset: file order stands in for time (row n at 2000-01-01 + n s)")
     text: list[str] = Field(default_factory=list, description="Free-text column(s), joined with '. '")
+    text_variants: list[str] = Field(default_factory=list, description="Columns holding the same report in "
+                                     "different languages: one record per non-empty column, id suffixed ':column'")
     taxonomy: list[str] = Field(default_factory=list, description="Category columns, coarsest level first")
     department: str | None = Field(default=None, description="Column naming the department that acted")
     department_name: str | None = Field(default=None, description="Its display name, if another column")
@@ -48,19 +56,27 @@ class Columns(BaseModel):
     district: str | None = Field(default=None, description="District name column")
     language: str = Field(default="", description="ISO 639-1 language of every row; empty = detect per report")
 
-    _lists = field_validator("text", "taxonomy", mode="before")(_as_list)
+    _lists = field_validator("text", "text_variants", "taxonomy", mode="before")(_as_list)
+
+    @model_validator(mode="after")
+    def _one_text_rule(self) -> Columns:
+        if self.text and self.text_variants:
+            raise ValueError("give 'text' (columns joined) or 'text_variants' (one record per column), not both")
+        return self
 
     def used(self) -> list[str]:
         """Every column this description reads."""
         single = [self.id, self.created, self.department, self.department_name, self.lat, self.lon, self.address,
                   self.district]  # fmt: skip
-        return [c for c in (*single, *self.text, *self.taxonomy) if c]
+        return [c for c in (*single, *self.text, *self.text_variants, *self.taxonomy) if c]
 
 
 class ColumnsFormat(HistoryFormat):
     """A history format described by :class:`Columns` instead of code."""
 
     name = "columns"
+    # A label is read in its path's context ("Other" under two categories is two nodes): ids name the path.
+    labels_identify_nodes = False
 
     def __init__(self, columns: Columns) -> None:
         self.columns = columns
@@ -69,6 +85,9 @@ class ColumnsFormat(HistoryFormat):
 
     def rows(self, path: str | Path) -> Any:
         return read_rows(path, self.columns.format)
+
+    def node_ids(self, paths: Any) -> dict[tuple[str, ...], str]:
+        return {p: f"t{len(p) - 1}." + ".".join(stable_id(label, 40) for label in p) for p in paths}
 
     def matches(self, row: dict[str, Any]) -> bool:
         return all(c in row for c in self.columns.used())
@@ -81,6 +100,13 @@ class ColumnsFormat(HistoryFormat):
                              f"(it has {sorted(first[1])[:20]})")  # fmt: skip
         self._row = 0
         return super().read(path, limit)
+
+    def records(self, row: dict[str, Any]) -> list[HistoryRecord]:
+        base = self.record(row)
+        if not self.columns.text_variants:
+            return [base]
+        texts = [(k, str(row.get(k) or "").strip()) for k in self.columns.text_variants]
+        return [replace(base, id=f"{base.id}:{k}", text=t) for k, t in texts if t]
 
     def record(self, row: dict[str, Any]) -> HistoryRecord:
         c = self.columns
@@ -97,7 +123,7 @@ class ColumnsFormat(HistoryFormat):
         cut = labels.index("") if "" in labels else len(labels)
         return HistoryRecord(
             id=cell(c.id) or str(self._row) if c.id else str(self._row),
-            created=parse_time(row[c.created]),
+            created=parse_time(row[c.created]) if c.created else _FILE_ORDER + timedelta(seconds=self._row),
             text=". ".join(t for t in (cell(k) for k in c.text) if t),
             lat=lat if known else None,
             lon=lon if known else None,

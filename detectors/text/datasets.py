@@ -68,6 +68,8 @@ def time_split(
     if split_date is None:
         cut = ordered[int(len(ordered) * (1 - later_share))].created
         split_date = datetime(cut.year, cut.month, cut.day)
+        if ordered[0].created >= split_date:  # a history of one day (or in file order): split at the row itself
+            split_date = cut
     early = [c for c in ordered if c.created < split_date]
     late = [c for c in ordered if c.created >= split_date]
     return early, late, split_date
