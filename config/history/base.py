@@ -148,6 +148,7 @@ class HistoryRecord:
     department_name: str = ""  # its display name, where the file has one apart from the key
     petition: int = 1  # 1 for a first report, n for the n-th report of the same problem
     duplicate: bool = False  # the city closed it as a duplicate of an earlier report
+    twin: str = ""  # the row id shared by one report written in several languages (else "")
 
     @property
     def epoch(self) -> float:

@@ -106,7 +106,7 @@ class ColumnsFormat(HistoryFormat):
         if not self.columns.text_variants:
             return [base]
         texts = [(k, str(row.get(k) or "").strip()) for k in self.columns.text_variants]
-        return [replace(base, id=f"{base.id}:{k}", text=t) for k, t in texts if t]
+        return [replace(base, id=f"{base.id}:{k}", text=t, twin=base.id) for k, t in texts if t]
 
     def record(self, row: dict[str, Any]) -> HistoryRecord:
         c = self.columns

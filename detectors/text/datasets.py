@@ -39,6 +39,8 @@ class LabeledComplaint:
     # The appeal's petition count: 1 for a first appeal, n for the n-th on the same problem (SPb
     # ``n_petitions``). The department recorded is the one that answered the latest petition.
     petition: int = 1
+    # Id shared by the same report written in several languages (a columns file's text_variants), else "".
+    twin: str = ""
 
 
 def read_complaints(
@@ -52,7 +54,7 @@ def read_complaints(
         LabeledComplaint(
             id=r.id, created=r.created, text=r.text, address=r.address, lat=r.lat, lon=r.lon,
             district=ids.district(r.district), levels=ids.levels(r), department=ids.department(r.department),
-            petition=r.petition,
+            petition=r.petition, twin=r.twin,
         )
         for r, ids in read_city_history(city, path, limit)
     ]  # fmt: skip

@@ -12,7 +12,7 @@ import math
 import statistics
 import time
 import warnings
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -171,6 +171,24 @@ def _geocoding(analyzer: ComplaintAnalyzer, rows: Sequence[LabeledComplaint]) ->
     }
 
 
+def twin_agreement(rows: Sequence[LabeledComplaint], analyses: Sequence[ComplaintAnalysis]) -> dict[str, Any]:
+    """How often one report written in several languages (twins) gets one category; empty without twins.
+
+    This measures consistency across languages, not accuracy: the twin texts may be machine-written.
+    """
+    groups: dict[str, list[ComplaintAnalysis]] = defaultdict(list)
+    for row, analysis in zip(rows, analyses, strict=True):
+        if row.twin:
+            groups[row.twin].append(analysis)
+    pairs = [g for g in groups.values() if len(g) >= 2]
+    if not pairs:
+        return {}
+    agree = sum(len({a.category for a in g}) == 1 for g in pairs)
+    languages = Counter("+".join(sorted(a.language for a in g)) for g in pairs)
+    return {"reports": len(pairs), "category_agreement": round(agree / len(pairs), 4),
+            "languages": dict(languages.most_common(4))}  # fmt: skip
+
+
 def evaluate(
     city: CityConfig, rows: Sequence[LabeledComplaint], models_dir: str | Path | None = None,
     threshold: float | None = None,
@@ -202,6 +220,9 @@ def evaluate(
         "geocoding": _geocoding(analyzer, rows),
         "languages": dict(Counter(a.language for a in analyses).most_common(8)),
     }
+    twins = twin_agreement(rows, analyses)
+    if twins:
+        report["twins"] = twins
     case_level = field_levels(bundle.classifier.levels)["category"]
     return Evaluation(report, [r.levels[case_level] for r in rows], [a.category for a in analyses])
 
