@@ -79,9 +79,9 @@ def _load(folder: Path) -> CityConfig:
                 raise ConfigError(f"{folder / file}: unknown key {key!r}; this file holds {_keys_of(file)}")
             merged[key] = value
             origin[key] = folder / file
-    data = (merged.get("history") or {}).get("data") if isinstance(merged.get("history"), dict) else None
-    if data:  # a relative history path is read from the city folder, wherever the command runs
-        merged["history"] = {**merged["history"], "data": str((folder / str(data)).resolve())}
+    history = merged.get("history")
+    if isinstance(history, dict) and history.get("data"):  # relative: from the city folder, wherever we run
+        merged["history"] = {**history, "data": str((folder / str(history["data"])).resolve())}
     try:
         return CityConfig.model_validate(merged)
     except ValidationError as exc:

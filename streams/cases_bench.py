@@ -61,7 +61,7 @@ def history_observations(path: Path | None, city: CityConfig, n: int, run: str, 
         if record.lat is None or record.lon is None or not cid or not district:
             continue
         text = record.text[:300]
-        rows.append((record, cid, rid, city.kind_for(rid, cid), text, district))
+        rows.append((record, cid, rid, city.kind_for(rid, cid), text, district, record.lat, record.lon))
         queries.append(RouteQuery(rows[-1][3], cid, rid, district, text, record.lat, record.lon,
                                   bool(record.address), record.petition))
         if len(rows) >= n:
@@ -71,10 +71,10 @@ def history_observations(path: Path | None, city: CityConfig, n: int, run: str, 
         Observation(
             schema_version=SCHEMA_VERSION, observation_id=f"bench:{run}:{rec.id}", source="hotline",
             source_id=rec.id, observed_at=now, ingested_at=now, kind=kind, category=cid, reason=rid,
-            lat=float(rec.lat), lon=(float(rec.lon) + shift + 180.0) % 360.0 - 180.0, district=district,
+            lat=lat, lon=(lon + shift + 180.0) % 360.0 - 180.0, district=district,
             confidence=0.95, text=text, **route, has_address=bool(rec.address), petition=rec.petition,
         )
-        for (rec, cid, rid, kind, text, district), route in zip(rows, routes, strict=True)
+        for (rec, cid, rid, kind, text, district, lat, lon), route in zip(rows, routes, strict=True)
     ]
 
 

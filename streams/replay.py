@@ -33,7 +33,10 @@ def record_to_event(record: HistoryRecord, fmt: HistoryFormat, labels: CityLabel
 
     :param labels: the city's lookups; without them the district id is the format's own id of its name
     """
-    district = labels.district(record.district) if labels else fmt.district_id(record.district) if record.district else ""
+    if labels is not None:
+        district = labels.district(record.district)
+    else:
+        district = fmt.district_id(record.district) if record.district else ""
     return HotlineEvent(
         schema_version=SCHEMA_VERSION, event_id=f"{fmt.event_prefix}-{record.id}", channel="replay",
         received_at=record.epoch, text=record.text[:20000] or "(no description)", lat=record.lat, lon=record.lon,

@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import gzip
 import hashlib
-import io
 import json
 import re
 from abc import ABC, abstractmethod

@@ -30,8 +30,8 @@ _PATTERNS: list[tuple[str, str]] = [
     # Short local numbers only count as phones right after a word for "phone"; the word is kept.
     (
         "PHONE",
-        r"(?i:(?P<keyword>(?:(?<![^\W\d_])(?:телефон|тел|tel(?:ephone)?|phone|ph|số điện thoại|điện thoại|sđt|đt)|电话|手机|号码|热线)"
-        r"[.:：\s№#]*))"
+        r"(?i:(?P<keyword>(?:(?<![^\W\d_])(?:телефон|тел|tel(?:ephone)?|phone|ph|số điện thoại|điện thoại|sđt|đt)"
+        r"|电话|手机|号码|热线)[.:：\s№#]*))"
         r"\d[\d\s\-]{4,14}\d" + _NO_DIGIT_AFTER,
     ),
     # 13-19 digits, optionally grouped: a card when the Luhn checksum holds, else an account/document number.

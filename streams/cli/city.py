@@ -43,8 +43,8 @@ def cmd_build_city(args: argparse.Namespace) -> int:
     counts = build_city(fmt, args.history, out, source, facts=facts, city_id=city_id, name=args.name,
                         districts_geojson=args.districts, languages=languages, timezone=args.timezone)  # fmt: skip
     city = load_city(out)
-    print(json.dumps(counts | {"languages": languages, "folder": str(out), "seconds": round(time.monotonic() - started, 1)},
-                     ensure_ascii=False))  # fmt: skip
+    took = round(time.monotonic() - started, 1)
+    print(json.dumps(counts | {"languages": languages, "folder": str(out), "seconds": took}, ensure_ascii=False))
     print(f"{out}: ok — {len(city.districts)} districts, {len(city.taxonomy.nodes)} taxonomy nodes, "
           f"{len(city.departments)} departments")
     return 0

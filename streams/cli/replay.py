@@ -7,8 +7,8 @@ import asyncio
 import sys
 from typing import Any
 
-from streams.client import StackInfo
 from config import load_city
+from streams.client import StackInfo
 from streams.replay import load_events, replay_events
 from streams.settings import settings
 

@@ -74,12 +74,13 @@ def test_a_city_is_built_from_a_described_csv_and_check_config_accepts_it(tmp_pa
 def test_districts_come_from_geojson_when_given(tmp_path):
     square = [[-122.5, 37.7], [-122.4, 37.7], [-122.4, 37.8], [-122.5, 37.8], [-122.5, 37.7]]
     geo = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"name": "Mission"}, "geometry": {"type": "Polygon", "coordinates": [square]}},
+        {"type": "Feature", "properties": {"name": "Mission"},
+         "geometry": {"type": "Polygon", "coordinates": [square]}},
         {"type": "Feature", "properties": {"code": "X"}, "geometry": {"type": "Point", "coordinates": [0, 0]}}]}
     path = tmp_path / "d.geojson"
     path.write_text(json.dumps(geo))
     fmt = ColumnsFormat(Columns())
-    with pytest.raises(HistoryError, match="feature 1 .X. is not a Polygon"):
+    with pytest.raises(HistoryError, match=r"feature 1 .X. is not a Polygon"):
         geojson_districts(fmt, path)
     geo["features"].pop()
     path.write_text(json.dumps(geo))

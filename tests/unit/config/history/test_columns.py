@@ -51,7 +51,7 @@ def test_json_lines_and_a_source_pick_the_columns_adapter(tmp_path):
 
 
 def test_mistakes_are_named(tmp_path):
-    with pytest.raises(HistoryError, match="columns.yaml: colour"):
+    with pytest.raises(HistoryError, match=r"columns\.yaml: colour"):
         _columns(tmp_path, "created: when\ncolour: red\n")
     with pytest.raises(HistoryError, match="not both"):
         _columns(tmp_path, "created: when\ntext: a\ntext_variants: [b, c]\n")

@@ -14,7 +14,8 @@ def test_a_row_becomes_a_record():
     rec = Nyc311().record(ROW)
     assert rec.text == "HEAT. RESIDENTIAL BUILDING" and rec.created.year == 2013 and rec.created.hour == 0
     assert rec.lat is None and rec.lon is None  # one coordinate without the other places nothing
-    assert rec.levels == ("HEATING", "HEAT") and (rec.department, rec.department_name) == ("HPD", "Housing Preservation")
+    assert rec.levels == ("HEATING", "HEAT")
+    assert (rec.department, rec.department_name) == ("HPD", "Housing Preservation")
     assert rec.duplicate and rec.district == "BRONX"
     assert Nyc311().record({**ROW, "borough": "Unspecified"}).district == ""
 

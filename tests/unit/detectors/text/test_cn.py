@@ -8,8 +8,8 @@ from config import load_city
 from config.loader import CITIES_DIR
 from detectors.text import ComplaintAnalyzer, RouteQuery, load_router
 from detectors.text.artifacts import artifact_paths
-from streams.cli import main
 from schemas.records import HotlineEvent
+from streams.cli import main
 
 
 def test_cn_config_has_the_three_level_taxonomy_and_a_bureau_per_top_class():
