@@ -85,7 +85,8 @@ def _evaluate(city: CityConfig, rows: Sequence[Any], models: Path | None, all_ro
     chosen = list(rows) if all_rows or not later else later
     which = "all rows" if chosen is not later else f"rows after {trained_to:%Y-%m-%d %H:%M}"
     say(f"evaluating {len(chosen)} {which} with {models or 'onnx_models'} (3 timed passes)")
-    result = evaluate(city, chosen, models)
+    seen = {r.text for r in rows if r.created <= trained_to}
+    result = evaluate(city, chosen, models, seen_texts=seen)
     result.report["in_sample"] = chosen is not later
     return result
 
