@@ -244,18 +244,23 @@ def build_city(
     name: str | None = None,
     languages: list[str] | None = None,
     timezone: str = "UTC",
+    center: tuple[float, float] | None = None,
 ) -> dict[str, int]:
     """Write the city folder ``out_dir`` from ``history``; returns counts of what was written.
 
     :param source: the ``history.yaml`` to write (format, columns; its ``data`` is made relative to the folder)
     :param facts: the result of :func:`collect` where the caller already made the pass
+    :param center: map centre (lat, lon) where the history has no coordinates (default: its median point)
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     facts = facts or collect(fmt, history)
     city_id = city_id or out.resolve().name
     shown = Path(history).name
-    centre = _centre(facts.all_points) if facts.all_points else {"lat": 0.0, "lon": 0.0}
+    if center is not None:
+        centre = {"lat": center[0], "lon": center[1]}
+    else:
+        centre = _centre(facts.all_points) if facts.all_points else {"lat": 0.0, "lon": 0.0}
     districts = (geojson_districts(fmt, districts_geojson) if districts_geojson
                  else history_districts(fmt, facts, centre))  # fmt: skip
     nodes = taxonomy_nodes(fmt, facts.paths, fmt.known_label_paths(history))

@@ -26,6 +26,16 @@ def _languages(texts: list[str]) -> list[str]:
     return [lang for lang, n in counts.most_common() if n >= 0.02 * max(1, len(texts))]
 
 
+def _center(text: str | None) -> tuple[float, float] | None:
+    if not text:
+        return None
+    try:
+        lat, lon = (float(x) for x in text.split(","))
+    except ValueError as exc:
+        raise ValueError(f"--center: expected LAT,LON (e.g. 51.16,71.47), got {text!r}") from exc
+    return lat, lon
+
+
 def cmd_build_city(args: argparse.Namespace) -> int:
     started = time.monotonic()
     out = Path(args.out) if args.out else Path(args.city) if "/" in args.city else CITIES_DIR / args.city
@@ -41,7 +51,8 @@ def cmd_build_city(args: argparse.Namespace) -> int:
     facts = collect(fmt, args.history)
     languages = _languages(facts.texts)
     counts = build_city(fmt, args.history, out, source, facts=facts, city_id=city_id, name=args.name,
-                        districts_geojson=args.districts, languages=languages, timezone=args.timezone)  # fmt: skip
+                        districts_geojson=args.districts, languages=languages, timezone=args.timezone,
+                        center=_center(args.center))  # fmt: skip
     city = load_city(out)
     took = round(time.monotonic() - started, 1)
     print(json.dumps(counts | {"languages": languages, "folder": str(out), "seconds": took}, ensure_ascii=False))
@@ -80,6 +91,7 @@ def register(sub: Any) -> None:
     p.add_argument("--out", help="city folder to write (default: config/cities/<city>, or the path given as city)")
     p.add_argument("--name", help="display name of the city (default: its id)")
     p.add_argument("--timezone", default="UTC", help="IANA time zone for a new city.yaml")
+    p.add_argument("--center", help="LAT,LON map centre where the history has no coordinates (default: median point)")
     p.set_defaults(func=cmd_build_city)
 
     p = sub.add_parser("check-config", help="validate a city folder; errors name file and key")

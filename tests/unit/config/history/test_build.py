@@ -107,3 +107,17 @@ def test_history_yaml_lets_later_commands_need_only_the_city(tmp_path):
     mapping = yaml.safe_load((folder / "history.yaml").read_text())["history"]
     assert mapping["format"] == "columns" and mapping["columns"]["taxonomy"] == ["category", "complaint_type"]
     assert load_city(str(folder)).history.data == (tmp_path / "h.csv").resolve()
+
+
+def test_a_history_without_coordinates_takes_the_given_centre(tmp_path, capsys):
+    (tmp_path / "h.csv").write_text("id,text,cat,region\n1,Жол нашар,дороги,Астана\n2,Су жоқ,ЖКХ,Алматы\n")
+    (tmp_path / "c.yaml").write_text("id: id\ntext: text\ntaxonomy: cat\ndistrict: region\n")
+    folder = tmp_path / "kz"
+    assert main(["build-city", str(folder), "--history", str(tmp_path / "h.csv"), "--columns",
+                 str(tmp_path / "c.yaml"), "--center", "51.16,71.47"]) == 0  # fmt: skip
+    city = load_city(str(folder))
+    assert (city.city.center.lat, city.city.center.lon) == (51.16, 71.47)
+    assert [(d.name, d.center.lat, d.polygon) for d in city.districts] == [("Алматы", 51.16, []), ("Астана", 51.16, [])]
+    assert main(["build-city", str(folder), "--history", str(tmp_path / "h.csv"), "--columns",
+                 str(tmp_path / "c.yaml"), "--center", "north"]) != 0  # fmt: skip
+    assert "--center: expected LAT,LON" in capsys.readouterr().err
