@@ -198,8 +198,8 @@ class HistoryFormat(ABC):
     def record(self, row: dict[str, Any]) -> HistoryRecord:
         """The record of one raw row; ``ValueError``/``KeyError`` when a required field is missing or unreadable."""
 
-    def records(self, row: dict[str, Any]) -> list[HistoryRecord]:
-        """The records of one raw row: one, unless a row holds one report in several languages."""
+    def records(self, row: dict[str, Any], index: int) -> list[HistoryRecord]:
+        """The records of the ``index``-th raw row (from 1): one, unless it holds one report in several languages."""
         return [self.record(row)]
 
     def read(self, path: str | Path, limit: int | None = None) -> Iterator[HistoryRecord]:
@@ -208,7 +208,7 @@ class HistoryFormat(ABC):
             if limit is not None and count >= limit:
                 return
             try:
-                yield from self.records(row)
+                yield from self.records(row, count + 1)
             except (KeyError, ValueError, TypeError) as exc:
                 raise HistoryError(f"{path}:{n}: not a {self.name} row: {exc!r}") from exc
 

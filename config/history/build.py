@@ -49,7 +49,7 @@ class HistoryFacts:
 
 
 def collect(fmt: HistoryFormat, path: str | Path, sample: int = 2000) -> HistoryFacts:
-    """One pass over ``path``: label paths, points per district, departments (with progress-free speed)."""
+    """One pass over ``path``: label paths, points per district, departments, a sample of texts."""
     facts = HistoryFacts()
     for record in fmt.read(path):
         facts.rows += 1

@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from config.history.base import HistoryFormat, HistoryRecord, number, parse_time, read_rows, stable_id
+from config.history.base import HistoryError, HistoryFormat, HistoryRecord, number, parse_time, read_rows, stable_id
 
 __all__ = ["Columns", "ColumnsFormat"]
 
@@ -95,21 +95,23 @@ class ColumnsFormat(HistoryFormat):
         first = next(iter(self.rows(path)), None)
         if first is not None and not self.matches(first[1]):
             missing = [c for c in self.columns.used() if c not in first[1]]
-            raise ValueError(f"{path}: the columns file names {missing}, which the file lacks "
-                             f"(it has {sorted(first[1])[:20]})")  # fmt: skip
-        self._row = 0
+            raise HistoryError(f"{path}: the columns file names {missing}, which the file lacks "
+                               f"(it has {sorted(first[1])[:20]})")  # fmt: skip
         return super().read(path, limit)
 
-    def records(self, row: dict[str, Any]) -> list[HistoryRecord]:
-        base = self.record(row)
+    def records(self, row: dict[str, Any], index: int) -> list[HistoryRecord]:
+        base = self._record(row, index)
         if not self.columns.text_variants:
             return [base]
         texts = [(k, str(row.get(k) or "").strip()) for k in self.columns.text_variants]
         return [replace(base, id=f"{base.id}:{k}", text=t, twin=base.id) for k, t in texts if t]
 
     def record(self, row: dict[str, Any]) -> HistoryRecord:
+        return self._record(row, 0)
+
+    def _record(self, row: dict[str, Any], index: int) -> HistoryRecord:
+        """The record of the ``index``-th row: the index stands in for a missing id or time column."""
         c = self.columns
-        self._row = getattr(self, "_row", 0) + 1
 
         def cell(name: str | None) -> str:
             value = row.get(name) if name else None
@@ -121,8 +123,8 @@ class ColumnsFormat(HistoryFormat):
         # A level is only known where every coarser one is: a path with a hole names no node.
         cut = labels.index("") if "" in labels else len(labels)
         return HistoryRecord(
-            id=cell(c.id) or str(self._row) if c.id else str(self._row),
-            created=parse_time(row[c.created]) if c.created else _FILE_ORDER + timedelta(seconds=self._row),
+            id=(cell(c.id) if c.id else "") or str(index),
+            created=parse_time(row[c.created]) if c.created else _FILE_ORDER + timedelta(seconds=index),
             text=". ".join(t for t in (cell(k) for k in c.text) if t),
             lat=lat if known else None,
             lon=lon if known else None,

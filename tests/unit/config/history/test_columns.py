@@ -57,7 +57,7 @@ def test_mistakes_are_named(tmp_path):
         _columns(tmp_path, "created: when\ntext: a\ntext_variants: [b, c]\n")
     (tmp_path / "h.csv").write_text(CSV)
     cols = _columns(tmp_path, "created: when\ntext: complaint\n")
-    with pytest.raises(ValueError, match=r"names \['complaint'\], which the file lacks"):
+    with pytest.raises(HistoryError, match=r"names \['complaint'\], which the file lacks"):
         list(ColumnsFormat(cols).read(tmp_path / "h.csv"))
     with pytest.raises(HistoryError, match="no known format"):
         history_format(None, tmp_path / "h.csv")
