@@ -2,7 +2,7 @@
 
 A city folder holds one YAML file per concern (``city.yaml``, ``districts.yaml``,
 ``taxonomy.yaml``, ``departments.yaml``, ``routing.yaml``, ``case_kinds.yaml``,
-``cameras.yaml``). Errors name the file, the key path and what was expected.
+``cameras.yaml``, ``history.yaml``). Errors name the file, the key path and what was expected.
 """
 
 from __future__ import annotations
@@ -34,8 +34,9 @@ _FILES: dict[str, str] = {
     "case_kinds": "case_kinds.yaml",
     "kind_of_category": "case_kinds.yaml",
     "cameras": "cameras.yaml",
+    "history": "history.yaml",
 }
-_OPTIONAL = {"cameras.yaml"}
+_OPTIONAL = {"cameras.yaml", "history.yaml"}
 
 
 class ConfigError(ValueError):
@@ -79,6 +80,9 @@ def _load(folder: Path) -> CityConfig:
                 raise ConfigError(f"{folder / file}: unknown key {key!r}; this file holds {_keys_of(file)}")
             merged[key] = value
             origin[key] = folder / file
+    history = merged.get("history")
+    if isinstance(history, dict) and history.get("data"):  # relative: from the city folder, wherever we run
+        merged["history"] = {**history, "data": str((folder / str(history["data"])).resolve())}
     try:
         return CityConfig.model_validate(merged)
     except ValidationError as exc:

@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from config.history.mapping import HistorySource
+
 __all__ = [
     "AutoDispatch",
     "Camera",
@@ -225,6 +227,7 @@ class CityConfig(_Strict):
     cameras: list[Camera] = Field(default_factory=list)
     vision: VisionSettings = Field(default_factory=VisionSettings)
     open311: Open311Settings = Field(default_factory=Open311Settings)
+    history: HistorySource | None = Field(default=None, description="How to read the city's history file")
 
     @field_validator("districts")
     @classmethod

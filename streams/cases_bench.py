@@ -1,7 +1,7 @@
 """``bench cases`` and ``eval dedupe``: the case stage measured on real places and real history.
 
-The bench writes observations built from real St Petersburg appeals (their
-coordinates and true categories) straight onto ``observations`` and reads the
+The bench writes observations built from a city's real history (the reports'
+coordinates and true categories, read through :mod:`config.history`) straight onto ``observations`` and reads the
 case stage's outputs back: first as fast as it can (capacity), then at 80 % of
 that rate (latency: observation -> case event for every observation, and
 observation -> dispatch task for the ones that opened a case).
@@ -16,68 +16,31 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from agents.logic.dedupe import dedupe_group
-from agents.logic.dedupe_eval import DedupeReplay, Report, replay
+from agents.logic.dedupe_eval import DedupeReplay, history_reports, replay
 from config import CityConfig
-from config.from_history import petition_count, read_history, slug
+from config.history.ids import read_city_history
 from detectors.text.artifacts import load_router
+from detectors.text.classifier import field_levels
 from detectors.text.routing import RouteQuery
 from schemas.codec import encode
 from schemas.records import SCHEMA_VERSION, Observation
 from streams.bench import percentiles
 from streams.client import StackInfo, fetch_metrics, producer, read_topic, topic_end_offsets
-from streams.replay import _epoch
 from streams.topics import CASE_EVENTS, DISPATCH_TASKS, OBSERVATIONS
 
-__all__ = ["nyc_reports", "run_cases_bench", "spb_observations", "spb_reports"]
+__all__ = ["evaluate_dedupe", "history_observations", "run_cases_bench"]
 
 
-def _spb_ids(row: dict[str, Any]) -> tuple[str, str]:
-    return "c." + slug(row["category"])[:48], "r." + slug(row["reason"])[:60]
-
-
-def spb_reports(path: Path, city: CityConfig) -> list[Report]:
-    """SPb appeals as dedupe reports, grouped by their true labels."""
-    out = []
-    for row in read_history(path):
-        if not (row.get("lat") and row.get("category") and row.get("reason")):
-            continue
-        cid, rid = _spb_ids(row)
-        kind = city.kind_for(rid, cid)
-        out.append(Report(str(row["id"]), dedupe_group(city, kind, cid, rid), kind if kind != city.default_kind
-                          else row["category"], float(row["lat"]), float(row["lon"]), _epoch(row["created"])))
-    return out
-
-
-def nyc_reports(path: Path) -> list[Report]:
-    """NYC 311 rows as reports grouped by complaint type; 'duplicate' resolutions are marked.
-
-    The slices are a few hours each, so many marked duplicates' originals are not in the file;
-    ``original_in_data`` says which ones have an earlier same-type report at the same address.
-    """
-    rows = sorted((r for r in read_history(path) if r.get("latitude") and r.get("longitude")),
-                  key=lambda r: _epoch(r["created_date"]))
-    out = []
-    seen: set[tuple[str, str]] = set()
-    for row in rows:
-        resolution = (row.get("resolution_description") or "").lower()
-        place = (row["complaint_type"], row.get("incident_address") or "")
-        out.append(Report(row["unique_key"], "general:" + row["complaint_type"], row["complaint_type"],
-                          float(row["latitude"]), float(row["longitude"]), _epoch(row["created_date"]),
-                          marked_duplicate="duplicate" in resolution, original_in_data=place in seen))
-        seen.add(place)
-    return out
-
-
-def evaluate_dedupe(city: CityConfig, data: Path, fmt: str) -> DedupeReplay:
+def evaluate_dedupe(city: CityConfig, data: Path | None = None) -> DedupeReplay:
+    """The city's merge rule replayed over its history (or ``data``, a file in the city's format)."""
     default = city.kind(city.default_kind)
     params = {k.id: (k.radius_m, k.window_h * 3600.0) for k in city.case_kinds}
-    reports = spb_reports(data, city) if fmt == "spb" else nyc_reports(data)
-    return replay(reports, params, (default.radius_m, default.window_h * 3600.0))
+    return replay(history_reports(city, data), params, (default.radius_m, default.window_h * 3600.0))
 
 
-def spb_observations(path: Path, city: CityConfig, n: int, run: str, routed: bool = True) -> list[Observation]:
-    """N observations with the places and true categories of real appeals (fresh ids, times now).
+def history_observations(path: Path | None, city: CityConfig, n: int, run: str, routed: bool = True
+                         ) -> list[Observation]:  # fmt: skip
+    """N observations with the places and true categories of real reports of the city (fresh ids, times now).
 
     Each run moves every place by the same whole number of quarter-degrees of longitude
     (derived from ``run``): distances between the places, which is all dedupe looks at,
@@ -90,25 +53,28 @@ def spb_observations(path: Path, city: CityConfig, n: int, run: str, routed: boo
     now = time.time()
     shift = 0.25 * (int(run, 16) % 1400 + 1)
     rows, queries = [], []
-    for row in read_history(path):
-        if not (row.get("lat") and row.get("category") and row.get("reason") and row.get("district")):
+    for record, labels in read_city_history(city, path):
+        ids = labels.levels(record)
+        fields = field_levels(ids)
+        cid, rid = ids[fields["category"]], ids[fields["reason"]] if "reason" in fields else ""
+        district = labels.district(record.district)
+        if record.lat is None or record.lon is None or not cid or not district:
             continue
-        cid, rid = _spb_ids(row)
-        text, district = (row.get("text") or "")[:300], slug(row["district"])
-        rows.append((row, cid, rid, city.kind_for(rid, cid), text, district))
-        queries.append(RouteQuery(rows[-1][3], cid, rid, district, text, float(row["lat"]), float(row["lon"]),
-                                  bool(row.get("address")), petition_count(row)))
+        text = record.text[:300]
+        rows.append((record, cid, rid, city.kind_for(rid, cid), text, district, record.lat, record.lon))
+        queries.append(RouteQuery(rows[-1][3], cid, rid, district, text, record.lat, record.lon,
+                                  bool(record.address), record.petition))
         if len(rows) >= n:
             break
     routes = [d.observation_fields() for d in load_router(city).route(queries)] if routed else [{}] * len(rows)
     return [
         Observation(
-            schema_version=SCHEMA_VERSION, observation_id=f"bench:{run}:{row['id']}", source="hotline",
-            source_id=str(row["id"]), observed_at=now, ingested_at=now, kind=kind, category=cid, reason=rid,
-            lat=float(row["lat"]), lon=(float(row["lon"]) + shift + 180.0) % 360.0 - 180.0, district=district,
-            confidence=0.95, text=text, **route, has_address=bool(row.get("address")), petition=petition_count(row),
+            schema_version=SCHEMA_VERSION, observation_id=f"bench:{run}:{rec.id}", source="hotline",
+            source_id=rec.id, observed_at=now, ingested_at=now, kind=kind, category=cid, reason=rid,
+            lat=lat, lon=(lon + shift + 180.0) % 360.0 - 180.0, district=district,
+            confidence=0.95, text=text, **route, has_address=bool(rec.address), petition=rec.petition,
         )
-        for (row, cid, rid, kind, text, district), route in zip(rows, routes, strict=True)
+        for (rec, cid, rid, kind, text, district, lat, lon), route in zip(rows, routes, strict=True)
     ]
 
 
@@ -184,15 +150,15 @@ async def _outputs(info: StackInfo, sent: dict[str, float], since_events: dict[i
     return attached, tasks, opened_by
 
 
-async def run_cases_bench(info: StackInfo, city: CityConfig, data: Path, n: int,
+async def run_cases_bench(info: StackInfo, city: CityConfig, data: Path | None, n: int,
                           latency_seconds: float = 20.0, latency_rate: float = 0.0,
                           routed: bool = True) -> dict[str, Any]:
     """Capacity (all ``n`` at once), then latency at ``latency_rate`` (default 80 % of capacity).
 
-    :param routed: observations carry the hotline stage's route (see :func:`spb_observations`)
+    :param routed: observations carry the hotline stage's route (see :func:`history_observations`)
     """
     run = uuid.uuid4().hex[:6]
-    pool = spb_observations(data, city, n * 2, run, routed)
+    pool = history_observations(data, city, n * 2, run, routed)
     first, second = pool[:n], pool[n:]
     since_e = await topic_end_offsets(info.bootstrap, CASE_EVENTS.name)
     cpu_before, gc_before = _workers_cpu_s(info)

@@ -16,7 +16,7 @@ from config import CityConfig, load_city
 from schemas.records import HotlineEvent
 from streams import redis_keys as keys
 from streams.client import StackInfo, fetch_metrics
-from streams.replay import SPB_FILE, load_events, replay_events
+from streams.replay import load_events, replay_events
 from streams.settings import settings
 
 __all__ = ["run_demo", "summary"]
@@ -145,11 +145,12 @@ def show_camera_cases(client: redis.Redis, count: int = 3) -> None:
 
 def run_demo(info: StackInfo, args: argparse.Namespace) -> None:
     client = redis.Redis.from_url(info.redis_url)
-    events = load_events(args.data or SPB_FILE, args.complaints, latest=True)
+    city = load_city(args.city)
+    events = load_events(args.data, args.complaints, latest=True, city=city)
     # Shift the history so its latest report is "now": SLA clocks and merge windows then behave as live.
     shift = time.time() - events[-1].received_at if events else 0.0
     events = [HotlineEvent(**{**e.asdict(), "received_at": e.received_at + shift}) for e in events]
-    print(f"replaying the latest {len(events)} real St Petersburg appeals at {args.rate:.0f}/s ...", flush=True)
+    print(f"replaying the latest {len(events)} real reports of {city.city.name} at {args.rate:.0f}/s ...", flush=True)
     done = threading.Event()
     stop = threading.Event()  # set on the way out (Ctrl-C too): the feeds stop before the broker does
     cameras = _camera_feed(info, args, stop) if args.camera_seconds > 0 else None

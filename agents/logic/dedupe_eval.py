@@ -2,10 +2,11 @@
 
 Runs the same rule as the Redis script (:func:`agents.logic.dedupe.find_or_create`
 semantics: same group, within radius, last report within the window) over a
-grid index, so 42k appeals replay in seconds without a broker. St Petersburg
-reports are grouped by their true taxonomy labels (this measures dedupe, not the
-classifier); NYC 311 rows whose resolution says "duplicate" are the check: a
-good rule merges them into an earlier report.
+grid index, so 42k appeals replay in seconds without a broker. Reports of any
+city's history (read through :mod:`config.history`) are grouped by their true
+taxonomy labels (this measures dedupe, not the classifier); where the city closed
+rows as duplicates (NYC 311's resolutions say so) they are the check: a good rule
+merges them into an earlier report.
 """
 
 from __future__ import annotations
@@ -14,11 +15,15 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from agents.logic.dedupe import haversine_m
+from agents.logic.dedupe import dedupe_group, haversine_m
+from config.history.ids import read_city_history
+from config.models import CityConfig
+from detectors.text.classifier import field_levels
 
-__all__ = ["DedupeReplay", "Report", "SiteGrid", "replay"]
+__all__ = ["DedupeReplay", "Report", "SiteGrid", "history_reports", "replay"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,31 @@ class Report:
     at: float
     marked_duplicate: bool = False
     original_in_data: bool = False  # an earlier report of the same thing at the same address is in the file
+
+
+def history_reports(city: CityConfig, path: str | Path | None = None) -> list[Report]:
+    """The city's history (or ``path``, in the city's format) as dedupe reports: placed rows with a category.
+
+    ``original_in_data`` marks a duplicate whose earlier same-category report at the same address is in the
+    file (NYC's slices are a few hours each, so many marked duplicates' originals are not).
+    """
+    out = []
+    seen: set[tuple[str, str]] = set()
+    records = sorted(read_city_history(city, path), key=lambda pair: pair[0].created)
+    for record, labels in records:
+        ids = labels.levels(record)
+        fields = field_levels(ids)
+        cid, rid = ids[fields["category"]], ids[fields["reason"]] if "reason" in fields else ""
+        if record.lat is None or record.lon is None or not cid:
+            continue
+        kind = city.kind_for(rid, cid)
+        label = kind if kind != city.default_kind else record.levels[fields["category"]]
+        place = (cid, record.address)
+        out.append(Report(record.id, dedupe_group(city, kind, cid, rid), label, record.lat, record.lon,
+                          record.epoch, marked_duplicate=record.duplicate,
+                          original_in_data=record.duplicate and place in seen))  # fmt: skip
+        seen.add(place)
+    return out
 
 
 class SiteGrid:

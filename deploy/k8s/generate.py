@@ -1,12 +1,14 @@
 """Generate the Kubernetes manifests that are derived from the code: Kafka topics and the city ConfigMap.
 
-    python deploy/k8s/generate.py           # rewrite deploy/k8s/generated/*.yaml
+    python deploy/k8s/generate.py           # rewrite deploy/k8s/generated/*.yaml (city: spb)
     python deploy/k8s/generate.py --check   # exit 1 if the committed files are stale
+    python deploy/k8s/generate.py --city nyc --out /tmp/k8s-nyc   # any city: an id or a folder path
 
 ``kafka-topics.yaml`` holds one Strimzi ``KafkaTopic`` per entry of the topic
 registry (:data:`streams.topics.TOPICS`): name, partitions, retention and cleanup
 policy come from there. ``city-config.yaml`` holds the city's configuration
-folder (``config/cities/<city>/``) as a ConfigMap mounted by the workers.
+folder (``config/cities/<city>/`` or any folder) as the ConfigMap ``cityops-city``, mounted by the
+workers (``worker.yaml``), so deploying another city changes this one file.
 A unit test fails when either file differs from what this script writes.
 """
 
@@ -24,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 OUT = Path(__file__).resolve().parent / "generated"
 NAMESPACE = "cityops"
 KAFKA_CLUSTER = "cityops"
-CITY = "spb"
+CITY = "spb"  # the city whose ConfigMap is committed (and checked by the tests)
 # Partitions per topic in the cluster: the most workers the consumer group can spread over.
 # Workers get the same number as CITYOPS_PARTITIONS (worker.yaml), so tables match their topics.
 PARTITIONS = 12
@@ -59,17 +61,26 @@ def kafka_topics(partitions: int = PARTITIONS, replicas: int = REPLICAS) -> list
     return docs
 
 
+def city_folder(city: str = CITY) -> Path:
+    """A city id (``config/cities/<id>``) or a folder path."""
+    path = Path(city)
+    return path if path.is_dir() and ("/" in city or city.startswith(".")) else ROOT / "config" / "cities" / city
+
+
 def city_configmap(city: str = CITY) -> dict[str, Any]:
     """The city's configuration folder as one ConfigMap (file name -> contents)."""
-    folder = ROOT / "config" / "cities" / city
+    folder = city_folder(city)
+    if not (folder / "city.yaml").exists():
+        raise SystemExit(f"{folder}: not a city folder (no city.yaml); build one with `cityops build-city`")
+    city_id = (yaml.safe_load((folder / "city.yaml").read_text(encoding="utf-8")) or {}).get("city", {}).get("id")
     data = {path.name: path.read_text(encoding="utf-8") for path in sorted(folder.glob("*.yaml"))}
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {
-            "name": f"cityops-city-{city}",
+            "name": "cityops-city",
             "namespace": NAMESPACE,
-            "labels": {"app.kubernetes.io/part-of": "cityops", "cityops.dev/city": city},
+            "labels": {"app.kubernetes.io/part-of": "cityops", "cityops.dev/city": str(city_id or folder.name)},
         },
         "data": data,
     }
@@ -94,20 +105,24 @@ def render(docs: list[dict[str, Any]], source: str) -> str:
     return HEADER.format(source=source) + body
 
 
-def outputs() -> dict[Path, str]:
+def outputs(city: str = CITY, out: Path = OUT) -> dict[Path, str]:
+    folder = city_folder(city)
+    shown = folder.relative_to(ROOT) if folder.is_relative_to(ROOT) else folder
     return {
-        OUT / "kafka-topics.yaml": render(kafka_topics(), "streams/topics.py (TOPICS)"),
-        OUT / "city-config.yaml": render([city_configmap()], f"config/cities/{CITY}/"),
+        out / "kafka-topics.yaml": render(kafka_topics(), "streams/topics.py (TOPICS)"),
+        out / "city-config.yaml": render([city_configmap(city)], f"{shown}/"),
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--check", action="store_true", help="only compare; exit 1 if a file is stale")
+    parser.add_argument("--city", default=CITY, help="city id (config/cities/<id>) or folder path (default spb)")
+    parser.add_argument("--out", type=Path, default=OUT, help="folder for the generated files")
     args = parser.parse_args(argv)
     os.environ.pop("CITYOPS_PARTITIONS", None)  # the registry's own defaults, not this shell's
     stale = []
-    for path, text in outputs().items():
+    for path, text in outputs(args.city, args.out.resolve()).items():
         current = path.read_text(encoding="utf-8") if path.exists() else None
         if current == text:
             continue
@@ -115,9 +130,9 @@ def main(argv: list[str] | None = None) -> int:
         if not args.check:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
-            print(f"wrote {path.relative_to(ROOT)}")
+            print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
     if args.check and stale:
-        print("stale: " + ", ".join(str(p.relative_to(ROOT)) for p in stale) + " (run deploy/k8s/generate.py)")
+        print("stale: " + ", ".join(str(p) for p in stale) + " (run deploy/k8s/generate.py)")
         return 1
     return 0
 

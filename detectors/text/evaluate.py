@@ -12,8 +12,8 @@ import math
 import statistics
 import time
 import warnings
-from collections import Counter
-from collections.abc import Sequence
+from collections import Counter, defaultdict
+from collections.abc import Sequence, Set
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -171,9 +171,36 @@ def _geocoding(analyzer: ComplaintAnalyzer, rows: Sequence[LabeledComplaint]) ->
     }
 
 
+def twin_agreement(
+    rows: Sequence[LabeledComplaint], analyses: Sequence[ComplaintAnalysis], seen_texts: Set[str] = frozenset()
+) -> dict[str, Any]:
+    """How often one report written in several languages (twins) gets one category; empty without twins.
+
+    This measures consistency across languages, not accuracy: the twin texts may be machine-written.
+    :param seen_texts: texts the models were trained on; twins none of whose texts is among them are
+        counted apart (a history with repeated texts otherwise flatters the figure)
+    """
+    groups: dict[str, list[tuple[LabeledComplaint, ComplaintAnalysis]]] = defaultdict(list)
+    for row, analysis in zip(rows, analyses, strict=True):
+        if row.twin:
+            groups[row.twin].append((row, analysis))
+    pairs = [g for g in groups.values() if len(g) >= 2]
+    if not pairs:
+        return {}
+    unseen = [g for g in pairs if not any(r.text in seen_texts for r, _ in g)]
+
+    def agreement(twins: list[list[tuple[LabeledComplaint, ComplaintAnalysis]]]) -> float | None:
+        agree = sum(len({a.category for _, a in g}) == 1 for g in twins)
+        return round(agree / len(twins), 4) if twins else None
+
+    languages = Counter("+".join(sorted(a.language for _, a in g)) for g in pairs)
+    return {"reports": len(pairs), "category_agreement": agreement(pairs), "unseen_reports": len(unseen),
+            "category_agreement_unseen": agreement(unseen), "languages": dict(languages.most_common(4))}  # fmt: skip
+
+
 def evaluate(
     city: CityConfig, rows: Sequence[LabeledComplaint], models_dir: str | Path | None = None,
-    threshold: float | None = None,
+    threshold: float | None = None, seen_texts: Set[str] = frozenset(),
 ) -> Evaluation:  # fmt: skip
     """All reported numbers for ``rows`` with the artifacts in ``models_dir`` (default: the shipped ones).
 
@@ -202,6 +229,9 @@ def evaluate(
         "geocoding": _geocoding(analyzer, rows),
         "languages": dict(Counter(a.language for a in analyses).most_common(8)),
     }
+    twins = twin_agreement(rows, analyses, seen_texts)
+    if twins:
+        report["twins"] = twins
     case_level = field_levels(bundle.classifier.levels)["category"]
     return Evaluation(report, [r.levels[case_level] for r in rows], [a.category for a in analyses])
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from config.from_history import slug
+from config.history import slug
 from config.models import CityConfig
 from detectors.text.features import KeyIndex
 

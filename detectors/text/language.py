@@ -117,6 +117,12 @@ _SAMPLES = {
     "arabalar kaldırıma park edilmiş",
     "vi": "rác chưa được thu gom trên đường của chúng tôi trong một tuần và có mùi hôi gần tòa nhà, vui lòng cử "
     "người đến dọn sân và sửa đèn đường bị hỏng ở góc phố, tuyết chưa được dọn và ô tô đỗ trên vỉa hè",
+    "kk": "бір апта бойы біздің көшеден қоқыс шығарылмады және үйдің жанында жағымсыз иіс бар, ауланы "
+    "тазалап, көше бұрышындағы сынған шамды жөндеу үшін біреуді жіберуіңізді сұраймын, мектептегі су "
+    "істемейді, қар тазаланбаған, көліктер тротуарда және көгалда тұр, жолдар нашар жағдайда",
+    "uk": "сміття не вивозять з нашої вулиці вже тиждень і біля будинку неприємний запах, прошу надіслати "
+    "когось прибрати двір і полагодити зламаний ліхтар на розі вулиці, у школі не працює вода, сніг не "
+    "прибраний, машини стоять на тротуарі і на газоні, дороги в поганому стані",
     "ru": "мусор не вывозят с нашей улицы уже неделю и возле дома неприятный запах, прошу прислать кого-нибудь "
     "убрать двор и починить сломанный фонарь на углу улицы, снег не убран, в парадной грязно, машины стоят "
     "на тротуаре и на газоне",
@@ -149,6 +155,7 @@ _ACCENTS = {
 }
 # Russian writes ъ only before е/ё/ю/я (подъезд, объявление); Bulgarian also before consonants and at
 # the end of words (ъгъл, боклукът).
+_UKRAINIAN_ONLY = re.compile("[їєґЇЄҐ]")
 _BULGARIAN_HARD_SIGN = re.compile(r"ъ(?![еёюяЕЁЮЯ])", re.IGNORECASE)
 _WORD = re.compile(r"[^\W\d_]+")
 _LINK = re.compile(r"(?:https?://|www\.)\S+|\S+@\S+")  # links and addresses are Latin whatever the language
@@ -247,7 +254,12 @@ def _cyrillic_language(counts: np.ndarray, text: str) -> str:
     # These letters never occur in Russian; one stray letter in a long text does not decide.
     for lang in ("kk", "sr", "be", "uk"):
         if markers[lang] >= max(1, 0.02 * letters):
-            return lang
+            if lang != "uk":
+                return lang
+            # Kazakh writes і too (and ы/э, which Ukrainian never does); і alone is told apart by trigrams.
+            if markers["ru"] > 0 or markers["kk"] > 0:
+                return "kk"
+            return "uk" if _UKRAINIAN_ONLY.search(text) else _closest(text, ["uk", "kk"])
     if markers["ru"] == 0 and len(_BULGARIAN_HARD_SIGN.findall(text)) >= 2:
         return "bg"
     return "ru"

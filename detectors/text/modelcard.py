@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from config.models import CityConfig
 
-__all__ = ["format_report", "shown_path", "write_card"]
+__all__ = ["format_report", "history_profile", "shown_path", "write_card"]
 
 
 def _sha256(path: Path) -> str:
@@ -27,6 +29,30 @@ def shown_path(path: Path) -> str:
         return os.path.relpath(path.resolve(), root) if path.resolve().is_relative_to(root.parent) else str(path)
     except ValueError:
         return str(path)
+
+
+def history_profile(rows: Sequence[Any]) -> str:
+    """What the history allowed the models to learn: free text or categories only, and its languages.
+
+    A history whose texts are little more than its labels (distinct texts at most twice the distinct
+    label paths, or under five words on average) lets the classifier read categories, not complaints.
+    """
+    from detectors.text.language import UNDETERMINED, detect_languages
+
+    texts = [r.text for r in rows if r.text]
+    if not texts:
+        return "What the history allowed: no text at all; the models learn from places and categories only."
+    paths = {r.levels for r in rows}
+    words = sum(len(t.split()) for t in texts) / len(texts)
+    free = len(set(texts)) > 2 * len(paths) and words >= 5
+    sample = texts[:: max(1, len(texts) // 5000)]
+    counts = Counter(lang for lang in detect_languages(sample) if lang != UNDETERMINED)
+    shares = ", ".join(f"{lang} {n / len(sample):.0%}" for lang, n in counts.most_common() if n >= 0.01 * len(sample))
+    kind = ("free text" if free else "categories only (the texts are little more than the labels)")
+    return (f"What the history allowed: {kind} — {len(texts)} texts, {len(set(texts))} distinct, "
+            f"{words:.1f} words on average, {len(paths)} label paths. Languages found (sample of {len(sample)}): "
+            f"{shares or 'none detected'}. The classifier is trained on these texts as written, in every language "
+            "they hold.")
 
 
 def _scales(d: dict[str, Any]) -> str:

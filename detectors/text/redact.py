@@ -1,7 +1,8 @@
 """Remove personal data from complaint text before it is stored, shown or classified.
 
 Citizens write phone numbers, e-mail addresses, passport and tax numbers into
-complaints. Each is replaced by a bracketed tag (``[PHONE]``, ``[EMAIL]``,
+complaints (formats of Russia, Kazakhstan, China, the US and Viet Nam, and any
+international number). Each is replaced by a bracketed tag (``[PHONE]``, ``[EMAIL]``,
 ``[ID]``, ``[CARD]``) so the sentence still reads and the classifier sees a
 stable token. Patterns use digit look-arounds instead of ``\\b`` because Chinese
 text puts digits directly after Han characters, which are word characters.
@@ -29,7 +30,8 @@ _PATTERNS: list[tuple[str, str]] = [
     # Short local numbers only count as phones right after a word for "phone"; the word is kept.
     (
         "PHONE",
-        r"(?i:(?P<keyword>(?:(?<![^\W\d_])(?:телефон|тел|tel(?:ephone)?|phone|ph)|电话|手机|号码|热线)[.:：\s№#]*))"
+        r"(?i:(?P<keyword>(?:(?<![^\W\d_])(?:телефон|тел|tel(?:ephone)?|phone|ph|số điện thoại|điện thoại|sđt|đt)"
+        r"|电话|手机|号码|热线)[.:：\s№#]*))"
         r"\d[\d\s\-]{4,14}\d" + _NO_DIGIT_AFTER,
     ),
     # 13-19 digits, optionally grouped: a card when the Luhn checksum holds, else an account/document number.
@@ -51,6 +53,11 @@ _PATTERNS: list[tuple[str, str]] = [
     # China mobile: (+86) 138 1234 5678; landline 010-12345678
     ("PHONE", r"(?<!\d)(?:\+?\s?86[\s\-]?)?1[3-9]\d[\s\-]?\d{4}[\s\-]?\d{4}" + _NO_DIGIT_AFTER),
     ("PHONE", r"(?<!\d)0\d{2,3}-\d{7,8}" + _NO_DIGIT_AFTER),
+    # Viet Nam: mobile 0912 345 678 / +84 912 345 678, landline 028 3829 1234
+    (
+        "PHONE",
+        r"(?<![\d\w])(?:\+?84[\s\-.]?|0)(?:[35789]\d(?:[\s\-.]?\d){7}|2\d(?:[\s\-.]?\d){8})" + _NO_DIGIT_AFTER,
+    ),
     # North America: (212) 555-1234, +1 212 555 1234, 212.555.1234
     ("PHONE", r"(?<![\d\w])(?:\+?1[\s\-.]?)?\(?\d{3}\)?[\s\-.]\d{3}[\s\-.]\d{4}" + _NO_DIGIT_AFTER),
     # Any other international number: + then 8-14 digits
@@ -64,7 +71,7 @@ _PATTERNS: list[tuple[str, str]] = [
 ]
 # Only try the alternatives where one can start (a digit, "+", "(", a phone word); e-mails only when "@" is there.
 _PII = re.compile(
-    r"(?=[\d+(ТтTtPp电手号热])(?:"
+    r"(?=[\d+(ТтTtPpSsĐđ电手号热])(?:"
     + "|".join(f"(?P<g{i}>{pattern})" for i, (tag, pattern) in enumerate(_PATTERNS) if tag != "EMAIL")
     + ")"
 )

@@ -425,9 +425,9 @@ def train_models(
     return Bundle(features, classifier, dispatch, gazetteer, grid, info)
 
 
-def write_threshold(city_id: str, threshold: float) -> Path:
+def write_threshold(city: str, threshold: float) -> Path:
     """Record the chosen auto-dispatch threshold in the city's ``routing.yaml``, keeping its comments."""
-    path = city_dir(city_id) / "routing.yaml"
+    path = city_dir(city) / "routing.yaml"
     text = path.read_text(encoding="utf-8")
     updated, n = re.subn(
         r"(auto_dispatch:\s*\n(?:[ \t]+\w+:.*\n)*?[ \t]+threshold:[ \t]*)[0-9.eE+-]+",

@@ -9,10 +9,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from config import load_city
 from streams.bench import run_hotline_bench, write_histogram
 from streams.cli import command_group
 from streams.client import StackInfo
-from streams.replay import SPB_FILE
+from streams.replay import history_file
 from streams.settings import settings
 
 __all__ = ["register"]
@@ -35,7 +36,7 @@ def cmd_bench_hotline(args: argparse.Namespace) -> int:
         info = sup.start()
         sup.wait_ready()
     try:
-        data = Path(args.data) if args.data else SPB_FILE
+        data = history_file(load_city(settings.city), args.data)
         result = asyncio.run(run_hotline_bench(info, args.n, data, progress=_progress, rate=args.rate,
                                                skip=args.skip))
     finally:
@@ -57,7 +58,7 @@ def register(sub: Any) -> None:
     h = command_group(sub, "bench", "benchmarks (figures and ratios measured in one run)").add_parser(
         "hotline", help="N real complaints end to end, vs raw aiokafka consume of the same broker")
     h.add_argument("--n", type=int, default=2000, help="complaints to push (default 2000)")
-    h.add_argument("--data", default=None, help="appeals file (default: ../shared SPb appeals)")
+    h.add_argument("--data", default=None, help="history file (default: the city's own, CITYOPS_CITY)")
     h.add_argument("--rate", type=float, default=0.0,
                    help="complaints/s to push (0 = all at once: throughput; below capacity: latency)")
     h.add_argument("--skip", type=int, default=0,

@@ -13,7 +13,6 @@ from streams.bench import write_histogram
 from streams.cases_bench import evaluate_dedupe, run_cases_bench
 from streams.cli import command_group
 from streams.client import StackInfo
-from streams.replay import NYC_FILE, SPB_FILE
 from streams.settings import settings
 
 __all__ = ["register"]
@@ -41,12 +40,11 @@ def _bars(per_label: dict[str, dict[str, int]], path: Path, title: str) -> Path:
 
 
 def cmd_eval_dedupe(args: argparse.Namespace) -> int:
-    fmt = args.format or ("nyc" if "nyc" in Path(args.data).name else "spb")
-    # NYC rows are grouped by complaint type with the city's catch-all kind (radius, window).
-    city = load_city(args.city or "spb")
-    result = evaluate_dedupe(city, Path(args.data), fmt)
-    png = _bars(result.per_label, Path(args.out) / f"dedupe_{fmt}.png", f"reports vs cases ({fmt})")
-    out = result.as_dict() | {"chart_png": str(png), "format": fmt}
+    city = load_city(args.city)
+    result = evaluate_dedupe(city, Path(args.data) if args.data else None)
+    name = city.city.id
+    png = _bars(result.per_label, Path(args.out) / f"dedupe_{name}.png", f"reports vs cases ({city.city.name})")
+    out = result.as_dict() | {"chart_png": str(png), "city": name}
     if not args.json:
         out["per_label"] = dict(list(out["per_label"].items())[:15])
     print(json.dumps(out, indent=2, ensure_ascii=False))
@@ -55,7 +53,7 @@ def cmd_eval_dedupe(args: argparse.Namespace) -> int:
 
 def cmd_bench_cases(args: argparse.Namespace) -> int:
     info = StackInfo.find()
-    result = asyncio.run(run_cases_bench(info, load_city(args.city), Path(args.data), args.n,
+    result = asyncio.run(run_cases_bench(info, load_city(args.city), Path(args.data) if args.data else None, args.n,
                                          latency_rate=args.rate, routed=not args.unrouted))
     png = write_histogram(result.pop("latencies"), Path(args.out) / "cases_latency.png",
                           "observation -> dispatch task at 80% of capacity")
@@ -66,9 +64,8 @@ def cmd_bench_cases(args: argparse.Namespace) -> int:
 def register(sub: Any) -> None:
     e = command_group(sub, "eval", "accuracy on real held-out data").add_parser(
         "dedupe", help="replay history in time order through the merge rule: reports vs cases, duplicate recall")
-    e.add_argument("--data", default=str(SPB_FILE), help=f"SPb appeals or NYC 311 file (e.g. {NYC_FILE.name})")
-    e.add_argument("--format", choices=["spb", "nyc"], default=None, help="file format (default: from the name)")
-    e.add_argument("--city", default=None, help="city whose case kinds (radius, window) apply (default spb)")
+    e.add_argument("--data", default=None, help="history file in the city's format (default: the city's own)")
+    e.add_argument("--city", default=settings.city, help="city whose history and case kinds (radius, window) apply")
     e.add_argument("--json", action="store_true", help="full JSON (all labels)")
     e.add_argument("--out", default=str(settings.data_dir / "eval"), help="folder for the chart PNG")
     e.set_defaults(func=cmd_eval_dedupe)
@@ -76,7 +73,7 @@ def register(sub: Any) -> None:
     b = command_group(sub, "bench", "benchmarks (figures and ratios measured in one run)").add_parser(
         "cases", help="observations/s through dedupe + dispatch, p99 observation -> task at 80%% of capacity")
     b.add_argument("--n", type=int, default=3000, help="observations in the capacity run")
-    b.add_argument("--data", default=str(SPB_FILE))
+    b.add_argument("--data", default=None, help="history file in the city's format (default: the city's own)")
     b.add_argument("--city", default=settings.city)
     b.add_argument("--rate", type=float, default=0.0,
                    help="observations/s of the latency run (default: 80%% of capacity)")

@@ -238,11 +238,12 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser("demo", help="up + replay real sample feeds + a live summary in the terminal")
     _common(p)
-    p.add_argument("--complaints", type=int, default=400, help="SPb appeals to replay (latest, in time order)")
+    p.add_argument("--complaints", type=int, default=400, help="reports to replay (latest, in time order)")
     p.add_argument("--rate", type=float, default=25.0, help="complaints per second")
     p.add_argument("--duration", type=float, default=0.0,
                    help="seconds to keep showing the summary after the feed, then stop (0 = until Ctrl-C)")
-    p.add_argument("--data", default=None, help="appeals file (default: ../shared SPb appeals)")
+    p.add_argument("--data", "--history", dest="data", default=None,
+                   help="history file in the city's format (default: the city's own, history.yaml)")
     p.add_argument("--photos", default=str(SHARED.parent / "street-garbage-photos"),
                    help="folder of street photos replayed as the city's cameras")
     p.add_argument("--camera-seconds", type=float, default=240.0, help="how long to replay cameras (0 = none)")

@@ -69,9 +69,7 @@ def register(subparsers: Any) -> None:
 
 
 def _data_path(city: CityConfig, data: Path | None) -> Path:
-    from detectors.text.datasets import DEFAULT_DATA
-
-    path = data or DEFAULT_DATA.get(city.city.id)
+    path = data or (city.history.data if city.history else None)
     if path is None or not Path(path).exists():
         raise FileNotFoundError(f"no data file for {city.city.id!r} (looked for {path}); pass --data FILE")
     return Path(path)
@@ -87,7 +85,8 @@ def _evaluate(city: CityConfig, rows: Sequence[Any], models: Path | None, all_ro
     chosen = list(rows) if all_rows or not later else later
     which = "all rows" if chosen is not later else f"rows after {trained_to:%Y-%m-%d %H:%M}"
     say(f"evaluating {len(chosen)} {which} with {models or 'onnx_models'} (3 timed passes)")
-    result = evaluate(city, chosen, models)
+    seen = {r.text for r in rows if r.created <= trained_to}
+    result = evaluate(city, chosen, models, seen_texts=seen)
     result.report["in_sample"] = chosen is not later
     return result
 
@@ -110,7 +109,7 @@ def _train(args: argparse.Namespace) -> int:
     """Split variant + evaluation; unless ``--split-date``, then the shipped artifacts, card and threshold."""
     from detectors.text.artifacts import MODELS_DIR, artifact_paths, load_bundle, save_bundle
     from detectors.text.datasets import read_complaints, time_split
-    from detectors.text.modelcard import format_report, shown_path, write_card
+    from detectors.text.modelcard import format_report, history_profile, shown_path, write_card
     from detectors.text.train import train_models, write_threshold
 
     say = _progress(time.monotonic())
@@ -136,7 +135,7 @@ def _train(args: argparse.Namespace) -> int:
     npz, _ = save_bundle(bundle, city.city.id, out)
     threshold = bundle.info.get("dispatch", {}).get("threshold")
     if threshold is not None and out == MODELS_DIR:
-        say(f"auto-dispatch threshold {threshold} written to {write_threshold(city.city.id, threshold)}")
+        say(f"auto-dispatch threshold {threshold} written to {write_threshold(args.city, threshold)}")
         say(_regenerate_manifests())
     command = f"cityops train-text --city {city.city.id} --all" + (f" --data {shown_path(data)}" if args.data else "")
     card = write_card(
@@ -147,7 +146,7 @@ def _train(args: argparse.Namespace) -> int:
         load_bundle(city, split_dir).info,
         report,
         command,
-        notes=_notes(city.city.id),
+        notes="\n\n".join(n for n in (history_profile(rows), _notes(city.city.id)) if n),
     )
     say(f"wrote {', '.join(str(p) for p in (*artifact_paths(city.city.id, out), card))}")
     return 0
@@ -169,20 +168,22 @@ def _notes(city_id: str) -> str:
             "landmark, so the taxonomy levels are nearly given away and this city is a smoke test of the "
             "pipeline; agency is almost decided by complaint type (routing rules cover noise and heating). "
             "The city folder's boroughs, taxonomy and agencies come from the same file via "
-            "`detectors.text.cities.build_nyc`."
+            "`cityops build-city nyc --history ../shared/datasets/complaints/nyc311_slices.jsonl.gz`."
         )
     if city_id == "cn":
         return (
             'Provenance: Chinese government-hotline messages and taxonomy from the public 2020 "智慧政务" '
             "competition sample (../shared/datasets/complaints/cn_*). Only the level-1 class is labelled (495 "
             "messages; 7 of the 15 level-1 classes occur), so the model classifies level 1 only; levels 2 and 3 "
-            "of the configured taxonomy (config/cities/cn, built by `detectors.text.cities.build_cn`) are not "
+            "of the configured taxonomy (config/cities/cn, built by `cityops build-city cn`) are not "
             "predicted. The sample names no handling department: config routes each level-1 class to its bureau "
             "by rule, so there is no dispatch model and no department accuracy to report. The messages carry no "
             "coordinates and name only anonymised districts, so the city has no districts and reports are placed "
             "at the nominal city centre. 99 test messages is a small sample: the accuracy's 95 % interval is "
             "roughly ±0.09."
         )
+    if city_id != "spb":
+        return ""
     return (
         'Provenance: appeals to the St Petersburg portal "Наш Санкт-Петербург" scraped by a public research '
         "repository (no licence: training and evaluation only, raw rows never redistributed)."

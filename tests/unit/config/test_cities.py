@@ -1,8 +1,12 @@
-"""The NYC city folder loads and hangs together."""
+"""The committed city folders load, hang together, and are what ``cityops build-city`` writes."""
 
 from __future__ import annotations
 
+import pytest
+
 from config import load_city
+from config.loader import CITIES_DIR
+from streams.cli import main
 
 
 def test_nyc_loads():
@@ -24,29 +28,13 @@ def test_nyc_taxonomy_and_kinds():
         assert 40.4 < district.center.lat < 41.0 and -74.3 < district.center.lon < -73.6
 
 
-def test_nyc_folder_is_what_the_generator_writes(tmp_path):
-    import pytest
-
-    from config.loader import CITIES_DIR
-    from detectors.text.cities import build_nyc
-    from detectors.text.datasets import DEFAULT_DATA
-
-    if not DEFAULT_DATA["nyc"].exists():
-        pytest.skip("shared NYC data not available")
-    build_nyc(out_dir=tmp_path)
+@pytest.mark.parametrize("city", ["nyc", "spb"])
+def test_the_city_folder_is_what_build_city_writes(tmp_path, city):
+    history = load_city(city).history.data
+    if not history.exists():
+        pytest.skip(f"shared {city} data not available")
+    out = tmp_path / city
+    assert main(["build-city", city, "--history", str(history), "--out", str(out)]) == 0
     for name in ("districts.yaml", "taxonomy.yaml", "departments.yaml"):
-        assert (tmp_path / name).read_text(encoding="utf-8") == (CITIES_DIR / "nyc" / name).read_text(encoding="utf-8")
-
-
-def test_cn_folder_builds_and_loads(tmp_path):
-    import pytest
-
-    from detectors.text.cities import build_cn
-    from detectors.text.datasets import DEFAULT_DATA
-
-    if not DEFAULT_DATA["cn"].exists():
-        pytest.skip("shared Chinese data not available")
-    city = load_city(build_cn(tmp_path / "cn"))
-    top = [n for n in city.taxonomy.nodes if n.level == 0]
-    assert city.taxonomy.levels == ["level1", "level2", "level3"] and len(top) == 15
-    assert {n.label for n in top} >= {"城乡建设", "环境保护", "交通运输"}
+        assert (out / name).read_text(encoding="utf-8") == (CITIES_DIR / city / name).read_text(encoding="utf-8")
+    assert load_city(str(out)).history == load_city(city).history

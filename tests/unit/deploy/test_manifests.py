@@ -116,13 +116,27 @@ def test_kafka_topics_are_the_topic_registry(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_city_configmap_holds_the_city_folder_and_is_mounted() -> None:
-    config = one("ConfigMap", "cityops-city-spb")
+    config = one("ConfigMap", "cityops-city")
     folder = ROOT / "config" / "cities" / "spb"
     assert set(config["data"]) == {p.name for p in folder.glob("*.yaml")}
     worker = one("Deployment", "cityops-worker")
     volumes = {v["name"]: v for v in worker["spec"]["template"]["spec"]["volumes"]}
-    assert volumes["city"]["configMap"]["name"] == "cityops-city-spb"
+    assert volumes["city"]["configMap"]["name"] == "cityops-city"
     assert volumes["tokens"]["secret"]["secretName"] == one("Secret", "cityops-tokens")["metadata"]["name"]
+
+
+def test_any_city_gets_its_configmap(tmp_path: Any) -> None:
+    generator = load_generator()
+    assert generator.main(["--city", "nyc", "--out", str(tmp_path)]) == 0
+    (config,) = yaml.safe_load_all((tmp_path / "city-config.yaml").read_text(encoding="utf-8"))
+    assert config["metadata"]["name"] == "cityops-city"
+    assert config["metadata"]["labels"]["cityops.dev/city"] == "nyc"
+    nyc = ROOT / "config" / "cities" / "nyc"
+    assert config["data"] == {p.name: p.read_text(encoding="utf-8") for p in nyc.glob("*.yaml")}
+    folder = tmp_path / "elsewhere"
+    folder.mkdir()
+    (folder / "city.yaml").write_text("city: {id: zz, name: Z, center: {lat: 1, lon: 2}}\n", encoding="utf-8")
+    assert generator.city_configmap(str(folder))["metadata"]["labels"]["cityops.dev/city"] == "zz"
 
 
 def env_of(deployment: dict[str, Any]) -> dict[str, Any]:

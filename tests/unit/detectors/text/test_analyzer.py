@@ -11,7 +11,7 @@ import pytest
 from config import load_city
 from detectors.text import ComplaintAnalyzer, RouteQuery, load_router
 from detectors.text.artifacts import artifact_paths, save_bundle
-from detectors.text.datasets import DEFAULT_DATA, read_complaints
+from detectors.text.datasets import read_complaints
 from schemas.records import HotlineEvent
 
 pytest.importorskip("sklearn")
@@ -50,7 +50,7 @@ def _event(text, lat, lon, address, district=""):
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
-    if not DEFAULT_DATA["spb"].exists():
+    if not load_city("spb").history.data.exists():
         pytest.skip("shared SPb data not available")
     city = load_city("spb")
     rows = read_complaints(city, limit=900)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from config import load_city
-from detectors.text.datasets import DEFAULT_DATA, read_complaints
+from detectors.text.datasets import read_complaints
 from detectors.text.export import pack_strings, quantize, text_features_from_sklearn, unpack_strings
 from detectors.text.features import KeyIndex, SparseRows
 from detectors.text.redact import redact
@@ -21,7 +21,7 @@ ODD = ["", "   ", "a", "😀 emoji 漢字 mixed", "Ёлки  палки\n\nте�
 
 @pytest.fixture(scope="module")
 def tiny():
-    if not DEFAULT_DATA["spb"].exists():
+    if not load_city("spb").history.data.exists():
         pytest.skip("shared SPb data not available")
     rows = read_complaints(load_city("spb"), limit=700)
     texts = [redact(r.text).text for r in rows]

@@ -26,6 +26,14 @@ from detectors.text.redact import MAX_TEXT_CHARS, redact
         ("SSN 078-05-1120", "ID"),
         ("身份证号110101199003077777", "ID"),
         ("карта 4111 1111 1111 1111", "CARD"),
+        # Kazakhstan: +7 7xx mobiles, 12-digit IIN
+        ("Менің нөмірім +7 701 123 45 67", "PHONE"),
+        ("ЖСН 900101300123", "ID"),
+        # Viet Nam: mobiles with or without +84, landlines, 12-digit citizen id (CCCD)
+        ("SĐT: 0912 345 678", "PHONE"),
+        ("gọi +84 912 345 678 nhé", "PHONE"),
+        ("số máy bàn 028 3829 1234", "PHONE"),
+        ("CCCD 079203001234", "ID"),
         ("card 5500-0000-0000-0004", "CARD"),
     ],
 )
@@ -48,6 +56,7 @@ def test_phone_word_is_kept():
         "дом 47, кв. 12, 2020-10-18 14:50, 15.03.2021 в 12 часов",
         "хотел 1234567 рублей",
         "5-я Советская, 27, подъезд 3, этаж 9",
+        "Nhà số 12 đường 3 tháng 2, phường 10, quận 10",
     ],
 )
 def test_ordinary_numbers_stay(text):
