@@ -66,11 +66,11 @@ class CaseLog:
     observations: list[dict[str, Any]] = field(default_factory=list)
     assigned: dict[str, bool] = field(default_factory=dict)  # observation id -> it opened the case
     last_seen: float = 0.0
-    last: CaseEvent | None = None
+    seen: set[str] = field(default_factory=set)  # event ids: a redelivered command re-emits its events
 
 
 def fold_case_events(records: Sequence[bytes]) -> tuple[dict[str, CaseLog], list[CaseEvent]]:
-    """Per case, its log; and every event in log order."""
+    """Per case, its log; and every event in log order, each once."""
     cases: dict[str, CaseLog] = defaultdict(CaseLog)
     events = []
     for raw in records:
@@ -78,9 +78,11 @@ def fold_case_events(records: Sequence[bytes]) -> tuple[dict[str, CaseLog], list
             ev = decode(CaseEvent, raw)
         except DecodeError:
             continue  # the case log is written by this product only; a bad record was dead-lettered at birth
-        events.append(ev)
         case = cases[ev.case_id]
-        case.last = ev
+        if ev.event_id in case.seen:
+            continue  # the same event again (same id, same content): counted once, as the projection does
+        case.seen.add(ev.event_id)
+        events.append(ev)
         case.timeline.append(timeline_entry(ev))
         entry = observation_entry(ev)
         if entry is not None:

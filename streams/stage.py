@@ -181,7 +181,7 @@ class RunningStages:
     """The steps this worker runs: their batch consumers (for readiness and lag) and warm-up hooks."""
 
     consumers: list[BatchConsumer] = field(default_factory=list)
-    warm: list[Callable[[], Any]] = field(default_factory=list)
+    warm: list[tuple[str, Callable[[], Any]]] = field(default_factory=list)
     warmed: bool = False
 
     def joined(self) -> bool:
@@ -197,11 +197,20 @@ class _BatchStages(mode.Service):
 
     @mode.Service.task
     async def _consume(self) -> None:
-        loop = asyncio.get_running_loop()
-        for warm in self.running.warm:  # before the consumers join: the worker is not ready until these are done
-            await loop.run_in_executor(None, warm)
-        self.running.warmed = True
+        await warm_up(self.running)
         await asyncio.gather(*(consumer.run() for consumer in self.running.consumers))
+
+
+async def warm_up(running: RunningStages) -> None:
+    """Run the steps' warm-ups off the event loop; one that fails is reported, not fatal."""
+    loop = asyncio.get_running_loop()
+    for name, warm in running.warm:  # before the consumers join: not ready until these are done
+        try:
+            await loop.run_in_executor(None, warm)
+        except Exception as exc:  # the step loads what it needs at first use instead; say so on /readyz
+            log.exception("%s: warm-up failed", name)
+            DEGRADED[f"{name}.warm-up"] = repr(exc)
+    running.warmed = True
 
 
 def _timer(step: TimerStage) -> Callable[[], Awaitable[None]]:
@@ -225,7 +234,7 @@ def register(app: faust.App, steps: Sequence[Stage]) -> RunningStages:
         if isinstance(step, BatchStage):
             running.consumers.append(_batch_consumer(step))
             if step.warm is not None:
-                running.warm.append(step.warm)
+                running.warm.append((step.name, step.warm))
         else:
             app.timer(interval=step.interval_s, on_leader=step.on_leader, name=step.name)(_timer(step))
     app.add_dependency(_BatchStages(running))

@@ -53,5 +53,6 @@ def stages() -> list[BatchStage]:
         BatchStage("cases", "cityops-cases-merge", OBSERVATIONS, partial(merge_observations, cases),
                    writes=(CASE_COMMANDS, DEADLETTER)),
         BatchStage("cases", "cityops-cases", CASE_COMMANDS, partial(apply_commands, cases), store=cases.store,
-                   writes=(CASE_EVENTS, CASE_STATE, DISPATCH_TASKS, ALERTS, DEADLETTER)),
+                   writes=(CASE_EVENTS, CASE_STATE, DISPATCH_TASKS, ALERTS, DEADLETTER),
+                   warm=cases.dispatcher.router),  # the first camera or re-routed case must not wait for the load
     ]

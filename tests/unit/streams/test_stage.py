@@ -114,3 +114,12 @@ def test_decode_batch_dead_letters_what_it_cannot_read() -> None:
     assert [r for _, r in decoded] == [good]
     (letter,) = [json.loads(r[2]) for r in out.records()]
     assert letter["error_type"] == "malformed_json" and letter["offset"] == 2
+
+
+def test_a_failing_warm_up_is_reported_and_the_consumers_still_run() -> None:
+    def broken_model() -> None:
+        raise FileNotFoundError("complaints-xx.npz")
+
+    running = stage.RunningStages(warm=[("hotline", broken_model)])
+    asyncio.run(stage.warm_up(running))
+    assert running.warmed and "complaints-xx.npz" in DEGRADED["hotline.warm-up"]
