@@ -33,7 +33,7 @@ import redis.asyncio as aioredis
 
 from agents.cases.index import TIMELINE_KEEP, observation_entry, timeline_entry, write_case_view
 from agents.logic.tasks import status_after
-from schemas.codec import DecodeError, decode, decode_dict, dumps, loads, to_dict
+from schemas.codec import DecodeError, decode, decode_dict, dumps, loads
 from schemas.records import Alert, CaseEvent, CaseState, DispatchTask, Record
 from streams import redis_keys as keys
 from streams.app import city, redis
@@ -183,7 +183,8 @@ def case_document(doc: dict[str, Any] | None, state: CaseState) -> dict[str, Any
     doc = doc or {"observations": [], "timeline": []}
     if doc.get("seq", -1) > state.seq:
         return None
-    doc.update({k: v for k, v in to_dict(state).items() if k not in _INTERNAL})
+    # The state's own fields are plain values (its events are internal): no JSON round trip needed.
+    doc.update({k: v for k, v in vars(state).items() if k not in _INTERNAL})
     seen = {t["event_id"] for t in doc["timeline"]}
     for ev in state.recent_events:
         if ev.event_id in seen:
@@ -230,6 +231,8 @@ async def _project_cases(events: Sequence[RecordEvent], out: Outbox) -> None:
     observe_batch("console.cases", started, len(events))
 
 
+# What every case event caused by a crew's update carries (the case log is written by orjson, no spaces).
+_FIELD_MARK = b'"command_id":"field:'
 # The case event of an accepted crew update -> the update's action on the board.
 _ACTION_OF = {"acknowledged": "acknowledge", "started": "start", "resolved": "resolve", "rejected": "reject"}
 
@@ -248,7 +251,9 @@ def board_update(ev: CaseEvent) -> dict[str, Any] | None:
 
 async def _project_field_events(events: Sequence[RecordEvent], out: Outbox) -> None:
     changes = []
-    for _, ev in decode_batch(STAGE, events, CaseEvent, out):
+    # Only crews' accepted updates move a board: the rest of the case log is not even decoded here.
+    crews = [event for event in events if _FIELD_MARK in (event.message.value or b"")]
+    for _, ev in decode_batch(STAGE, crews, CaseEvent, out):
         update = board_update(ev)
         if update is not None:
             changes.append((update["department"], update["task_id"], functools.partial(_apply, update)))

@@ -13,46 +13,37 @@ with its original bytes instead of failing inside Faust's deserializer.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Awaitable
+from typing import Any
 
 import faust
 import redis.asyncio as aioredis
-from aiokafka.errors import KafkaError
 from mode.utils.objects import cached_property
 
 from config import CityConfig, load_city
-from schemas.codec import DecodeError, decode, decode_dict, encode, encode_dict
+from schemas.codec import encode
 from schemas.records import DeadLetter, Record
 from streams.metrics import DEADLETTERS, EVENTS_OUT
 from streams.settings import Settings, current_settings
-from streams.topics import DEADLETTER, TOPICS, TopicSpec, default_partitions
+from streams.topics import TOPICS, TopicSpec, default_partitions
 
 __all__ = [
-    "TRANSIENT_ERRORS",
     "Runtime",
     "city",
     "create_app",
     "current_app",
-    "dead_letter",
     "dead_letter_record",
-    "decode_dicts",
-    "decode_events",
-    "guarded",
     "produce",
-    "produce_dict",
     "redis",
     "runtime",
     "send_bytes",
     "topic",
 ]
 
-R = TypeVar("R", bound=Record)
 
 log = logging.getLogger(__name__)
 DEADLETTER_KEEP_BYTES = 1024 * 1024
@@ -173,11 +164,6 @@ async def produce(spec: TopicSpec, key: str, record: Record, *, wait: bool = Fal
     return await future if wait else future
 
 
-async def produce_dict(spec: TopicSpec, key: str, data: dict[str, Any]) -> Awaitable[Any]:
-    """Send a record held as a dict (already in its topic's shape); returns the delivery future."""
-    return await send_bytes(spec, key, encode_dict(data))
-
-
 async def send_bytes(spec: TopicSpec, key: str, value: bytes) -> Awaitable[Any]:
     """Hand ``value`` to the producer (keyed: one key, one partition); returns the delivery future.
 
@@ -227,91 +213,6 @@ def dead_letter_record(
         value_sha256=hashlib.sha256(raw_value).hexdigest(),
         truncated=len(raw_value) > DEADLETTER_KEEP_BYTES,
     )
-
-
-async def dead_letter(
-    stage: str,
-    reason: str,
-    error_type: str,
-    *,
-    message: Any = None,
-    key: bytes | None = None,
-    value: bytes | None = None,
-) -> None:
-    """Produce the dead letter of an unusable input (:func:`dead_letter_record`) and wait for the broker."""
-    letter = dead_letter_record(stage, reason, error_type, message=message, key=key, value=value)
-    await produce(DEADLETTER, stage, letter, wait=True)
-
-
-# Errors of the infrastructure, not of the input: retrying later succeeds, dead-lettering would lose work.
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    aioredis.ConnectionError,
-    aioredis.TimeoutError,
-    ConnectionError,
-    asyncio.TimeoutError,
-    KafkaError,
-)
-
-
-async def guarded(
-    stage: str,
-    events: Sequence[Any],
-    handle: Callable[[Sequence[Any]], Awaitable[None]],
-    dead: Callable[[str, str, str, Any], Awaitable[None]] | None = None,
-) -> None:
-    """Run ``handle(events)`` so that nothing stops the stage and nothing is silently dropped.
-
-    Transient infrastructure errors are retried with backoff (the events stay
-    unacknowledged meanwhile). Any other error is retried one event at a time,
-    and only the events that still fail go to ``deadletter`` with the error as
-    reason (through ``dead(stage, reason, error_type, message)``; by default produced
-    at once). Handlers are idempotent per event, so a retried event is harmless.
-    """
-    delay = 0.2
-    while True:
-        try:
-            await handle(events)
-            return
-        except TRANSIENT_ERRORS as exc:
-            log.warning("%s: transient error, retrying in %.1fs: %r", stage, delay, exc)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 10.0)
-        except Exception as exc:
-            if len(events) == 1:
-                log.exception("%s: event failed, dead-lettering it", stage)
-                reason = f"internal error in stage {stage}: {exc!r}"
-                if dead is not None:
-                    await dead(stage, reason, "stage_error", events[0].message)
-                else:
-                    await dead_letter(stage, reason, "stage_error", message=events[0].message)
-                return
-            log.warning("%s: batch of %d failed (%r); retrying one by one", stage, len(events), exc)
-            for event in events:
-                await guarded(stage, [event], handle, dead)
-            return
-
-
-async def decode_events(stage: str, events: Sequence[Any], cls: type[R]) -> list[tuple[Any, R]]:
-    """Each event with its value decoded as ``cls``; the ones that cannot be read go to ``deadletter``."""
-    return await _decode_each(stage, events, lambda raw: decode(cls, raw))
-
-
-async def decode_dicts(stage: str, events: Sequence[Any], cls: type[Record]) -> list[tuple[Any, dict[str, Any]]]:
-    """Like :func:`decode_events`, but each value as a validated dict (defaults filled), not a record."""
-    return await _decode_each(stage, events, lambda raw: decode_dict(cls, raw))
-
-
-T = TypeVar("T")
-
-
-async def _decode_each(stage: str, events: Sequence[Any], decoder: Callable[[bytes], T]) -> list[tuple[Any, T]]:
-    decoded: list[tuple[Any, T]] = []
-    for event in events:
-        try:
-            decoded.append((event, decoder(event.message.value)))
-        except DecodeError as exc:
-            await dead_letter(stage, exc.reason, exc.error_type, message=event.message)
-    return decoded
 
 
 def declared_topics() -> list[faust.TopicT]:

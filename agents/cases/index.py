@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 from agents.logic.dedupe import FIND_OR_CREATE_LUA, Match, dedupe_group, new_case_id
 from agents.logic.sla import ACTIVE_STATUSES as SLA_ACTIVE
 from config.models import CityConfig
-from schemas.codec import dumps, to_dict
+from schemas.codec import dumps
 from schemas.records import CaseEvent, CaseState, Observation
 from streams import redis_keys as keys
 from streams.redis_scripts import script
@@ -46,7 +46,7 @@ def event_detail(ev: CaseEvent) -> dict[str, Any]:
     """The console's view of what a case event says beyond its type: its report, route and notes."""
     detail: dict[str, Any] = {name: getattr(ev, name) for name in _DETAIL_FIELDS if getattr(ev, name)}
     if ev.report is not None:
-        detail.update(to_dict(ev.report))
+        detail.update(vars(ev.report))  # a report's fields are plain values
     if ev.route is not None:
         detail.update(route_department=ev.route.department, route_confidence=ev.route.confidence,
                       route_source=ev.route.source)
@@ -63,7 +63,7 @@ def observation_entry(ev: CaseEvent) -> dict[str, Any] | None:
     """The report an event attached, as the case document lists it (``at``: when it was attached)."""
     if ev.report is None or ev.type not in ("opened", "merged", "reopened"):
         return None
-    return {"at": ev.at, **to_dict(ev.report)}
+    return {"at": ev.at, **vars(ev.report)}
 
 
 async def find_or_create_batch(
