@@ -1,4 +1,5 @@
-"""Vision commands: ``train-detector``, ``eval detector``, ``bench vision``, ``ingest-camera``, ``replay-cameras``."""
+"""Vision commands: ``train-detector``, ``export-detector``, ``eval detector``, ``bench vision``,
+``ingest-camera``, ``replay-cameras``."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ __all__ = ["register"]
 
 SHARED = REPO_ROOT.parent / "shared"
 DEMO_PHOTOS = SHARED / "datasets" / "street-garbage-photos"
+CALIBRATION_IMAGES = 144
 
 
 def _model_path(arg: str | None) -> Path:
@@ -57,6 +59,26 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from detectors.vision.dataset import build_merged_dataset
+    from detectors.vision.quantize import calibration_images, quantize_detector
+    from detectors.vision.runtimes import int8_path
+
+    if not args.int8:
+        raise ValueError("export-detector: nothing to do; pass --int8 (the fp32 file is written by train-detector)")
+    fp32 = _model_path(args.model)
+    datasets = Path(args.shared) / "datasets"
+    merged = Path(args.work) / "merged"
+    if not (merged / "train" / "images").is_dir():
+        # The same split as train-detector (seed 0, 15 % held out): calibration never sees held-out images.
+        build_merged_dataset(datasets, merged)
+    images = calibration_images(datasets, merged / "train", count=args.calibration, seed=args.seed)
+    output = Path(args.output) if args.output else int8_path(fp32)
+    result = quantize_detector(fp32, output, images, imgsz=args.imgsz)
+    print(json.dumps(result.as_dict() | {"fp32": str(fp32), "fp32_bytes": fp32.stat().st_size}, indent=2))
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from detectors.vision.evaluate import evaluate_detector, write_pr_curves
     from detectors.vision.session import Detector
@@ -67,15 +89,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
         input_size=args.imgsz or vision.input_size,
         score_threshold=vision.score_threshold,
         iou_threshold=vision.iou_threshold,
+        precision=args.precision,
     )
     report = evaluate_detector(detector, Path(args.data), class_map=_class_map(args.class_map))
-    png = write_pr_curves(report, Path(args.out) / f"pr_{Path(args.data).name}_{detector.input_size}.png")
-    out = report.as_dict() | {"pr_curve_png": str(png)}
+    png = write_pr_curves(
+        report, Path(args.out) / f"pr_{Path(args.data).name}_{detector.input_size}_{detector.precision}.png"
+    )
+    out = report.as_dict() | {"runtime": detector.runtime, "precision": detector.precision, "pr_curve_png": str(png)}
     if args.json:
         print(json.dumps(out, indent=2))
         return 0
     print(
-        f"{out['model']} on {out['data']} ({out['images']} images, input {out['input_size']}, "
+        f"{out['model']} ({out['runtime']}) on {out['data']} ({out['images']} images, input {out['input_size']}, "
         f"P/R at score >= {out['score_threshold']})"
     )
     print(f"{'class':<16}{'images':>8}{'inst':>7}{'P':>8}{'R':>8}{'mAP50':>8}{'mAP50-95':>10}")
@@ -227,12 +252,29 @@ def register(sub: Any) -> None:
     p.add_argument("--resume", action="store_true", help="continue the interrupted run from its last.pt")
     p.set_defaults(func=cmd_train)
 
+    x = sub.add_parser("export-detector", help="write the int8 copy of the detector (needs the onnx package)")
+    x.add_argument("--int8", action="store_true", help="static int8 QDQ quantization, calibrated on real frames")
+    x.add_argument("--model", default=None, help="the fp32 ONNX model (default: the city's vision.model)")
+    x.add_argument("--output", default=None, help="default: <model>.int8.onnx beside it")
+    x.add_argument("--shared", default=str(SHARED), help="the shared folder with datasets/")
+    x.add_argument("--work", default=str(REPO_ROOT.parent / "train"), help="where the merged dataset is (or goes)")
+    x.add_argument("--calibration", type=int, default=CALIBRATION_IMAGES, help="calibration frames")
+    x.add_argument("--seed", type=int, default=0, help="which calibration frames are drawn")
+    x.add_argument("--imgsz", type=int, default=320, help="calibration input size (the product's)")
+    x.set_defaults(func=cmd_export)
+
     e = _subcommands(sub, "eval", "evaluate models on labelled data").add_parser(
         "detector", help="per-class P, R, mAP50, mAP50-95 of the ONNX detector on a YOLO-format folder"
     )
     e.add_argument("--data", required=True, help="folder with images/, labels/ and data.yaml")
     e.add_argument("--model", default=None, help="ONNX model (default: the city's vision.model)")
     e.add_argument("--imgsz", type=int, default=None, help="input size (default: the city's vision.input_size)")
+    e.add_argument(
+        "--precision",
+        default="fp32",
+        choices=["auto", "int8", "fp16", "fp32"],
+        help="fp32: the --model file; int8: its .int8.onnx copy; auto: what this machine would run",
+    )
     e.add_argument("--class-map", default=None, help="dataset=model class renames, e.g. trash=garbage_bag,ad=signboard")
     e.add_argument("--json", action="store_true")
     e.add_argument("--out", default=str(settings.data_dir / "eval"), help="folder for the PR-curve PNG")
