@@ -26,19 +26,22 @@ import numpy as np
 
 from detectors.vision.dataset import IMAGE_SUFFIXES, read_label_file
 from detectors.vision.frames import MotionGate
+from detectors.vision.image import decode_jpeg
 from detectors.vision.session import Detector
 from detectors.vision.yolo import box_iou
 
 __all__ = ["GateRun", "bag_crops", "camera_sample", "run_motion_bench"]
 
 
-def camera_sample(scene: np.ndarray, rng: np.random.Generator, *, jitter_px: float = 2.0, noise: float = 4.0) -> np.ndarray:
+def camera_sample(
+    scene: np.ndarray, rng: np.random.Generator, *, jitter_px: float = 2.0, noise: float = 4.0
+) -> np.ndarray:
     """One sample of a fixed camera: ``scene`` shaken by up to ``jitter_px``, flickered by ±3 %, plus noise."""
     dx, dy = rng.uniform(-jitter_px, jitter_px, 2)
-    shift = np.float32([[1, 0, dx], [0, 1, dy]])
+    shift = np.array([[1, 0, dx], [0, 1, dy]], dtype=np.float32)
     moved = cv2.warpAffine(scene, shift, (scene.shape[1], scene.shape[0]), borderMode=cv2.BORDER_REFLECT)
     gain = rng.uniform(0.97, 1.03)
-    noisy = moved.astype(np.float32) * gain + rng.normal(0.0, noise, moved.shape).astype(np.float32)
+    noisy = np.asarray(moved, np.float32) * np.float32(gain) + rng.normal(0.0, noise, scene.shape).astype(np.float32)
     return np.clip(noisy, 0, 255).astype(np.uint8)
 
 
@@ -120,7 +123,7 @@ def run_motion_bench(
     *,
     cameras: int = 8,
     samples: int = 40,
-    change_at: int = 30,
+    change_at: int = 33,
     interval_s: float = 10.0,
     threshold: float = 0.02,
     keepalive_s: float = 60.0,
@@ -133,7 +136,7 @@ def run_motion_bench(
     bag_id = detector.name_to_id.get("garbage_bag")
     run = GateRun(len(scenes), interval_s, threshold, keepalive_s)
     for scene_path, bag in zip(scenes, bags, strict=False):
-        scene = cv2.imread(str(scene_path), cv2.IMREAD_COLOR)
+        scene = decode_jpeg(scene_path.read_bytes())
         changed, bag_box = _put_down(scene, bag, rng)
         gate = MotionGate(threshold, keepalive_s)
         delay: float | None = None

@@ -100,7 +100,9 @@ def float_nodes(model: Any) -> list[str]:
     return kept
 
 
-def calibration_images(shared_datasets: Path, train_split: Path | None, *, count: int = 96, seed: int = 0) -> list[Path]:
+def calibration_images(
+    shared_datasets: Path, train_split: Path | None, *, count: int = 144, seed: int = 0
+) -> list[Path]:
     """Calibration frames: a fixed draw from the training split (both sources) and the demo photos.
 
     Never the held-out split, so the int8 model's mAP is measured on frames it has not seen.
@@ -197,7 +199,7 @@ def quantize_detector(
             quantize_static(
                 str(prepared),
                 str(output),
-                reader,  # type: ignore[arg-type]  # duck-typed CalibrationDataReader
+                reader,  # duck-typed CalibrationDataReader: get_next() and rewind()
                 quant_format=QuantFormat.QDQ,
                 per_channel=per_channel,
                 activation_type=QuantType.QUInt8,

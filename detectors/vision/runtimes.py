@@ -114,10 +114,8 @@ def choose_runtime(fp32: Path, precision: str = "auto", offered: list[str] | Non
             raise ValueError(f"runtime {precision!r} needs {chosen.requires}, which this onnxruntime does not offer")
     elif precision == "auto":
         gpu = [r for r in (TensorrtFp16, CudaFp32) if r.requires in offered]
-        if gpu:
-            chosen = gpu[0]()
-        else:
-            chosen = CpuInt8() if int8_path(fp32).exists() else CpuFp32()
+        cpu = CpuInt8 if int8_path(fp32).exists() else CpuFp32
+        chosen = (gpu[0] if gpu else cpu)()
     elif precision == "int8":
         chosen = CpuInt8()
     elif precision == "fp16":

@@ -116,27 +116,62 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from detectors.vision.bench import run_vision_bench, write_latency_histogram
+    from detectors.vision.bench import int8_vs_fp32, run_vision_bench, write_latency_histogram
 
+    city = load_city(settings.city)
+    model = _model_path(args.model)
     results = run_vision_bench(
-        load_city(settings.city),
-        _model_path(args.model),
+        city,
+        model,
         Path(args.photos),
         sizes=[int(s) for s in args.sizes.split(",")],
+        precisions=[p.strip() for p in args.precisions.split(",") if p.strip()],
         batch=args.batch,
         seconds=args.seconds,
         latency_seconds=args.latency_seconds,
         threads=args.threads,
     )
     png = write_latency_histogram(results, Path(args.out) / "vision_latency.png")
-    rows = [r.as_dict() for r in results]
+    out: dict[str, Any] = {"results": [r.as_dict() for r in results], "int8_vs_fp32": int8_vs_fp32(results)}
+    if args.gate_cameras:
+        out["motion_gate"] = _gate_bench(args, city, model)
+    out["histogram_png"] = str(png)
     if args.json:
-        print(json.dumps({"results": rows, "histogram_png": str(png)}, indent=2))
+        print(json.dumps(out, indent=2))
         return 0
-    for row in rows:
+    for row in out["results"]:
         print(" ".join(f"{k}={v}" for k, v in row.items()))
+    for row in out["int8_vs_fp32"]:
+        print("int8_vs_fp32 " + " ".join(f"{k}={v}" for k, v in row.items()))
+    if "motion_gate" in out:
+        print("motion_gate " + " ".join(f"{k}={v}" for k, v in out["motion_gate"].items()))
     print(f"latency histogram: {png}")
     return 0
+
+
+def _gate_bench(args: argparse.Namespace, city: Any, model: Path) -> dict[str, Any]:
+    from detectors.vision.motion_bench import run_motion_bench
+    from detectors.vision.session import Detector
+
+    vision = city.vision
+    detector = Detector(
+        model,
+        input_size=vision.input_size,
+        score_threshold=vision.score_threshold,
+        iou_threshold=vision.iou_threshold,
+        threads=args.threads,
+        precision=vision.precision,
+    )
+    run = run_motion_bench(
+        detector,
+        Path(args.photos),
+        SHARED / "datasets" / "trash-bags",
+        cameras=args.gate_cameras,
+        interval_s=args.gate_interval,
+        threshold=args.gate_threshold,
+        keepalive_s=args.gate_keepalive,
+    )
+    return {"runtime": detector.runtime} | run.as_dict()
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -281,15 +316,22 @@ def register(sub: Any) -> None:
     e.set_defaults(func=cmd_eval)
 
     b = _subcommands(sub, "bench", "benchmarks").add_parser(
-        "vision", help="model-only vs whole-stage throughput, latency at 80 %% load, cameras per worker"
+        "vision",
+        help="fp32 vs int8: model-only vs whole-stage throughput, latency at 80 %% load, cameras per worker; "
+        "motion gate savings",
     )
     b.add_argument("--model", default=None)
     b.add_argument("--photos", default=str(DEMO_PHOTOS), help="folder of frames (default: the demo photos)")
     b.add_argument("--sizes", default="640,320", help="input sizes to measure")
+    b.add_argument("--precisions", default="fp32,int8", help="measured in the same run (or runtime keys)")
     b.add_argument("--batch", type=int, default=4, help="batched measurements (and the stage's max batch)")
     b.add_argument("--seconds", type=float, default=8.0, help="time per throughput measurement")
     b.add_argument("--latency-seconds", type=float, default=20.0, help="time of each latency run")
     b.add_argument("--threads", type=int, default=None, help="intra-op threads (default: all usable cores)")
+    b.add_argument("--gate-cameras", type=int, default=8, help="simulated cameras for the motion gate (0 = skip)")
+    b.add_argument("--gate-interval", type=float, default=10.0, help="their sampling interval (camera seconds)")
+    b.add_argument("--gate-keepalive", type=float, default=60.0, help="the gate's keepalive (as ingest-camera)")
+    b.add_argument("--gate-threshold", type=float, default=0.02, help="the gate's motion threshold")
     b.add_argument("--json", action="store_true")
     b.add_argument("--out", default=str(settings.data_dir / "bench"), help="folder for the histogram PNG")
     b.set_defaults(func=cmd_bench)
