@@ -58,6 +58,8 @@ class BenchResult:
     model_fps_batched: float = 0.0
     stage_fps_b1: float = 0.0
     stage_fps_batched: float = 0.0
+    model_cpu_ms: float = 0.0
+    stage_cpu_ms: float = 0.0
     load_fps: float = 0.0
     p50_ms: float = 0.0
     p99_ms: float = 0.0
@@ -82,6 +84,9 @@ class BenchResult:
             "stage_fps_batched": round(self.stage_fps_batched, 2),
             "stage_vs_model_batch1": round(self.stage_fps_b1 / max(self.model_fps_b1, 1e-9), 3),
             "stage_vs_model_batched": round(self.stage_fps_batched / max(self.model_fps_batched, 1e-9), 3),
+            "model_cpu_ms_per_frame_batched": round(self.model_cpu_ms, 2),
+            "stage_cpu_ms_per_frame_batched": round(self.stage_cpu_ms, 2),
+            "stage_vs_model_by_cpu": round(self.model_cpu_ms / max(self.stage_cpu_ms, 1e-9), 3),
             "latency_load_fps": round(self.load_fps, 2),
             "latency_p50_ms": round(self.p50_ms, 1),
             "latency_p99_ms": round(self.p99_ms, 1),
@@ -114,11 +119,15 @@ class _FrameFeed:
 
 
 class _Meter:
-    """Busy time and frames of one workload, measured in slices."""
+    """Busy time, process CPU time and frames of one workload, measured in slices.
+
+    CPU time (every thread of the process) moves less than wall time when other
+    processes take the cores, so it is reported beside frames/s.
+    """
 
     def __init__(self, run: Any, prepare: Any, per_call: int) -> None:
         self.run, self.prepare, self.per_call = run, prepare, per_call
-        self.busy, self.frames = 0.0, 0
+        self.busy, self.cpu, self.frames = 0.0, 0.0, 0
         self.results: list[Any] = []
 
     def slice(self, seconds: float) -> None:
@@ -126,9 +135,10 @@ class _Meter:
         spent = 0.0
         while spent < seconds:
             item = self.prepare()
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             self.results.append(self.run(item))
             elapsed = time.perf_counter() - started
+            self.cpu += time.process_time() - cpu_started
             spent += elapsed
             self.busy += elapsed
             self.frames += self.per_call
@@ -137,11 +147,16 @@ class _Meter:
     def fps(self) -> float:
         return self.frames / max(self.busy, 1e-9)
 
+    @property
+    def cpu_ms(self) -> float:
+        """CPU milliseconds per frame."""
+        return 1000 * self.cpu / max(self.frames, 1)
+
 
 def _paired_fps(
     pairs: Sequence[tuple[Detector, VisionStage]], feed: _FrameFeed, batch: int, seconds: float, slice_s: float = 0.5
-) -> list[tuple[float, float, int]]:
-    """Model-only and whole-stage frames/s of each (detector, stage) pair, measured in alternating slices.
+) -> list[tuple[_Meter, _Meter]]:
+    """Model-only and whole-stage meters of each (detector, stage) pair, measured in alternating slices.
 
     The machine may be shared: alternating short slices (model, stage, next precision's
     model, ...) lets every workload see the same background load, so the ratios between
@@ -173,7 +188,7 @@ def _paired_fps(
         for model, whole in meters:
             model.slice(slice_s)
             whole.slice(slice_s)
-    return [(model.fps, whole.fps, sum(whole.results)) for model, whole in meters]
+    return meters
 
 
 def _latency(
@@ -260,13 +275,13 @@ def run_vision_bench(
             pairs = [(d, VisionStage(city, d, max_model_batch=batch)) for d in detectors]
             runs = [BenchResult(size, threads, batch, d.precision, d.runtime) for d in detectors]
             feed = _FrameFeed(reels)
-            for result, (model_fps, stage_fps, emitted) in zip(runs, _paired_fps(pairs, feed, 1, seconds), strict=True):
-                result.model_fps_b1, result.stage_fps_b1, result.observations = model_fps, stage_fps, emitted
+            for result, (alone, whole) in zip(runs, _paired_fps(pairs, feed, 1, seconds), strict=True):
+                result.model_fps_b1, result.stage_fps_b1, result.observations = alone.fps, whole.fps, sum(whole.results)
             bar.advance()
-            batched = _paired_fps(pairs, feed, batch, seconds)
-            for result, (model_fps, stage_fps, emitted) in zip(runs, batched, strict=True):
-                result.model_fps_batched, result.stage_fps_batched = model_fps, stage_fps
-                result.observations += emitted
+            for result, (alone, whole) in zip(runs, _paired_fps(pairs, feed, batch, seconds), strict=True):
+                result.model_fps_batched, result.stage_fps_batched = alone.fps, whole.fps
+                result.model_cpu_ms, result.stage_cpu_ms = alone.cpu_ms, whole.cpu_ms
+                result.observations += sum(whole.results)
             bar.advance()
             for result, detector in zip(runs, detectors, strict=True):
                 cpu_started, wall_started = time.process_time(), time.perf_counter()
@@ -304,6 +319,8 @@ def int8_vs_fp32(results: Sequence[BenchResult]) -> list[dict[str, Any]]:
                 "model_batched": round(q.model_fps_batched / max(f.model_fps_batched, 1e-9), 2),
                 "stage_batch1": round(q.stage_fps_b1 / max(f.stage_fps_b1, 1e-9), 2),
                 "stage_batched": round(q.stage_fps_batched / max(f.stage_fps_batched, 1e-9), 2),
+                "model_by_cpu": round(f.model_cpu_ms / max(q.model_cpu_ms, 1e-9), 2),
+                "stage_by_cpu": round(f.stage_cpu_ms / max(q.stage_cpu_ms, 1e-9), 2),
                 "cameras_per_worker_at_60s": {
                     "int8": q.cameras_at(60.0),
                     "fp32": f.cameras_at(60.0),
