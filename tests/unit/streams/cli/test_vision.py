@@ -55,11 +55,11 @@ def test_bench_vision_measures_both_precisions_in_one_run(tmp_path: Path, capsys
     assert [r["runtime"] for r in out["results"]] == ["cpu-fp32", "cpu-int8"]
     for row in out["results"]:
         assert row["model_fps_batch1"] > 0 and row["stage_fps_batched"] > 0
-        assert row["cameras_per_worker_at_60s"] == int(row["stage_fps_batched"] * 0.8 * 60)
+        assert abs(row["cameras_per_worker_at_60s"] - row["stage_fps_batched"] * 0.8 * 60) <= 1  # fps is rounded
     (ratio,) = out["int8_vs_fp32"]
     fp32, int8 = out["results"]
-    assert ratio["model_batched"] == round(int8["model_fps_batched"] / fp32["model_fps_batched"], 2)
-    assert ratio["stage_batched"] == round(int8["stage_fps_batched"] / fp32["stage_fps_batched"], 2)
+    assert ratio["model_batched"] == pytest.approx(int8["model_fps_batched"] / fp32["model_fps_batched"], abs=0.02)
+    assert ratio["stage_batched"] == pytest.approx(int8["stage_fps_batched"] / fp32["stage_fps_batched"], abs=0.02)
     assert set(ratio["cameras_per_worker_at_60s"]) == {"int8", "fp32"}
     gate = out["motion_gate"]
     assert gate["frames_sampled"] == 40 and 0 < gate["frames_sent"] < gate["frames_sampled"]
