@@ -31,7 +31,7 @@ from detectors.vision.image import decode_jpeg
 from detectors.vision.session import Detector
 from detectors.vision.yolo import box_iou
 
-__all__ = ["GateRun", "bag_crops", "camera_sample", "run_motion_bench"]
+__all__ = ["GateRun", "bag_crops", "camera_sample", "run_motion_bench", "write_gate_timeline"]
 
 
 def camera_sample(
@@ -95,6 +95,8 @@ class GateRun:
     reasons: Counter[str] = field(default_factory=Counter)
     false_motion: int = 0
     delays_s: list[float | None] = field(default_factory=list)
+    sends: list[list[tuple[float, str]]] = field(default_factory=list, repr=False)
+    change_s: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         found = [d for d in self.delays_s if d is not None]
@@ -135,12 +137,13 @@ def run_motion_bench(
     bags = bag_crops(bags_dataset, len(scenes), seed=seed)
     rng = np.random.default_rng(seed)
     bag_id = detector.name_to_id.get("garbage_bag")
-    run = GateRun(len(scenes), interval_s, threshold, keepalive_s)
+    run = GateRun(len(scenes), interval_s, threshold, keepalive_s, change_s=change_at * interval_s)
     for scene_path, bag in zip(scenes, bags, strict=False):
         scene = decode_jpeg(scene_path.read_bytes())
         changed, bag_box = _put_down(scene, bag, rng)
         gate = MotionGate(threshold, keepalive_s)
         delay: float | None = None
+        run.sends.append([])
         for step in range(samples):
             now = step * interval_s
             frame = camera_sample(changed if step >= change_at else scene, rng)
@@ -150,6 +153,7 @@ def run_motion_bench(
                 continue
             run.sent += 1
             run.reasons[reason] += 1
+            run.sends[-1].append((now, reason))
             if reason == "motion" and step < change_at:
                 run.false_motion += 1
             if step >= change_at and delay is None and bag_id is not None:
@@ -160,3 +164,40 @@ def run_motion_bench(
         run.delays_s.append(delay)
     return run
 
+
+def write_gate_timeline(run: GateRun, path: Path) -> Path:
+    """PNG: one row per simulated camera, a mark per frame sent (by reason), the change and each detection."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(8, 0.45 * run.cameras + 2.0))
+    colours = {"first": "tab:blue", "keepalive": "tab:grey", "motion": "tab:orange"}
+    for row, (sends, delay) in enumerate(zip(run.sends, run.delays_s, strict=True)):
+        for reason, colour in colours.items():
+            times = [t for t, r in sends if r == reason]
+            ax.scatter(times, [row] * len(times), c=colour, s=18, label=reason if row == 0 else None)
+        if delay is not None:
+            ax.scatter(
+                [run.change_s + delay],
+                [row],
+                marker="*",
+                s=200,
+                facecolors="none",
+                edgecolors="tab:red",
+                label="new bag detected" if row == 0 else None,
+            )
+    ax.axvline(run.change_s, color="tab:red", linestyle=":", label="bag put down")
+    ax.set_xlabel("camera time (s)")
+    ax.set_ylabel("camera")
+    ax.set_title(
+        f"motion gate: {run.sent} of {run.sampled} samples sent (every {run.interval_s:g} s, "
+        f"threshold {run.threshold:g}, keepalive {run.keepalive_s:g} s)"
+    )
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), fontsize=8, ncols=5)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -150,7 +150,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _gate_bench(args: argparse.Namespace, city: Any, model: Path) -> dict[str, Any]:
-    from detectors.vision.motion_bench import run_motion_bench
+    from detectors.vision.motion_bench import run_motion_bench, write_gate_timeline
     from detectors.vision.session import Detector
 
     vision = city.vision
@@ -171,7 +171,8 @@ def _gate_bench(args: argparse.Namespace, city: Any, model: Path) -> dict[str, A
         threshold=args.gate_threshold,
         keepalive_s=args.gate_keepalive,
     )
-    return {"runtime": detector.runtime} | run.as_dict()
+    png = write_gate_timeline(run, Path(args.out) / "motion_gate.png")
+    return {"runtime": detector.runtime} | run.as_dict() | {"timeline_png": str(png)}
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:

@@ -64,3 +64,4 @@ def test_bench_vision_measures_both_precisions_in_one_run(tmp_path: Path, capsys
     gate = out["motion_gate"]
     assert gate["frames_sampled"] == 40 and 0 < gate["frames_sent"] < gate["frames_sampled"]
     assert Path(out["histogram_png"]).stat().st_size > 1000
+    assert Path(gate["timeline_png"]).stat().st_size > 1000
