@@ -27,7 +27,7 @@ from detectors.vision.confirm import ConfirmationTracker, Confirmed, Sighting
 from detectors.vision.evidence import PRIVATE_CLASSES, evidence_jpeg
 from detectors.vision.geometry import GroundProjector, camera_projector, ground_point, zone_of
 from detectors.vision.image import FrameError, decode_jpeg, reduction_for
-from detectors.vision.session import Detection, Detector
+from detectors.vision.session import Detection, Detector, default_threads
 from schemas.codec import DecodeError, decode
 from schemas.records import SCHEMA_VERSION, CameraFrame, Observation
 
@@ -101,7 +101,8 @@ class VisionStage:
     :param max_model_batch: most frames per inference call
     :param clock: time source for ``ingested_at`` (tests pass a fixed one)
     :param decode_threads: JPEGs of one batch decoded in parallel (OpenCV releases the GIL);
-        with an int8 model, decoding is a quarter of a frame's time on one core
+        with an int8 model decoding is a large share of a frame. ``None``: as many as the
+        detector's threads (:func:`~detectors.vision.session.default_threads`)
     """
 
     def __init__(
@@ -111,7 +112,7 @@ class VisionStage:
         *,
         max_model_batch: int = 16,
         clock: Callable[[], float] = time.time,
-        decode_threads: int = 2,
+        decode_threads: int | None = None,
     ) -> None:
         self.city = city
         self.detector = detector
@@ -123,7 +124,8 @@ class VisionStage:
         self.projectors: dict[str, GroundProjector | None] = {c.id: camera_projector(c) for c in city.cameras}
         self.trackers: dict[tuple[str, str], ConfirmationTracker] = {}
         self.kinds = sorted(set(self.class_kinds.values()))
-        self._decoders = ThreadPoolExecutor(max(1, decode_threads), thread_name_prefix="vision-decode")
+        threads = max(1, decode_threads or default_threads())
+        self._decoders = ThreadPoolExecutor(threads, thread_name_prefix="vision-decode")
 
     def read(self, index: int, value: bytes) -> _Frame:
         """Parse and check one record; raises :class:`DecodeError` or :class:`FrameError` with the reason."""
