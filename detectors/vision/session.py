@@ -3,8 +3,8 @@
 Which file and which providers run is a :mod:`~detectors.vision.runtimes` choice
 (``precision``: int8 on CPUs, fp16/fp32 on GPUs when ``auto``); on CPU the
 intra-op thread count is set explicitly so several workers on one machine do not
-oversubscribe its cores. Class names come
-from the model's metadata (``names``, written by the export).
+oversubscribe its cores. Class names come from the model's metadata (``names``,
+written by the export).
 """
 
 from __future__ import annotations
