@@ -54,6 +54,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         batch=args.batch,
         device=args.device,
         resume=args.resume,
+        int8=not args.no_int8,
     )
     print(json.dumps(train_detector(plan), indent=2))
     return 0
@@ -286,6 +287,7 @@ def register(sub: Any) -> None:
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--device", default=None, help="'cpu' or a CUDA index (default: GPU when available)")
     p.add_argument("--resume", action="store_true", help="continue the interrupted run from its last.pt")
+    p.add_argument("--no-int8", action="store_true", help="skip the int8 copy (see export-detector --int8)")
     p.set_defaults(func=cmd_train)
 
     x = sub.add_parser("export-detector", help="write the int8 copy of the detector (needs the onnx package)")

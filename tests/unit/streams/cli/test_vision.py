@@ -66,3 +66,14 @@ def test_bench_vision_measures_both_precisions_in_one_run(tmp_path: Path, capsys
     assert gate["frames_sampled"] == 40 and 0 < gate["frames_sent"] < gate["frames_sampled"]
     assert Path(out["histogram_png"]).stat().st_size > 1000
     assert Path(gate["timeline_png"]).stat().st_size > 1000
+
+
+def test_export_and_train_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    from streams.cli import build_parser, vision
+
+    parser = build_parser()
+    args = parser.parse_args(["export-detector", "--int8", "--calibration", "12"])
+    assert args.func is vision.cmd_export and args.int8 and args.calibration == 12
+    assert parser.parse_args(["train-detector", "--no-int8"]).no_int8
+    assert main(["export-detector"]) == 1  # nothing asked for: a clear error, not a silent no-op
+    assert "pass --int8" in capsys.readouterr().err
