@@ -36,6 +36,7 @@ __all__ = [
     "QUANTIZED_OP_TYPES",
     "CalibrationFrames",
     "calibration_images",
+    "check_output_float",
     "float_nodes",
     "float_weights",
     "quantize_detector",
@@ -98,6 +99,18 @@ def float_nodes(model: Any) -> list[str]:
         if decoding or outputs.intersection(node.output):
             kept.append(node.name)
     return kept
+
+
+def check_output_float(model: Any) -> None:
+    """Refuse a quantized model whose output is computed from dequantized (per-tensor int8) values."""
+    producers = {o: n for n in model.graph.node for o in n.output}
+    for output in model.graph.output:
+        node = producers.get(output.name)
+        if node is not None and (
+            node.op_type == "DequantizeLinear"
+            or any(producers.get(i) is not None and producers[i].op_type == "DequantizeLinear" for i in node.input)
+        ):
+            raise ValueError(f"output {output.name!r} would be quantized: the decoding head must stay float")
 
 
 def calibration_images(
@@ -187,13 +200,13 @@ def quantize_detector(
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     model = float_weights(onnx.load(str(fp32)))
-    keep_float = float_nodes(model)
     metadata = {p.key: p.value for p in model.metadata_props}
     with tempfile.TemporaryDirectory(prefix="cityops-int8-") as tmp:
         plain, prepared = Path(tmp) / "fp32.onnx", Path(tmp) / "prepared.onnx"
         onnx.save(model, str(plain))
         # Shape inference and constant folding, as onnxruntime recommends before static quantization.
         quant_pre_process(str(plain), str(prepared), skip_symbolic_shape=True)
+        keep_float = float_nodes(onnx.load(str(prepared)))  # names as the quantizer will see them
         reader = CalibrationFrames(images, input_name=model.graph.input[0].name, imgsz=imgsz)
         try:
             quantize_static(
@@ -211,6 +224,7 @@ def quantize_detector(
         finally:
             reader.progress.close()
     quantized = onnx.load(str(output))
+    check_output_float(quantized)
     present = {p.key for p in quantized.metadata_props}
     for key, value in metadata.items():
         if key not in present:

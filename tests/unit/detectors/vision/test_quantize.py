@@ -13,6 +13,7 @@ onnx = pytest.importorskip("onnx")
 from detectors.vision.quantize import (  # noqa: E402
     CalibrationFrames,
     calibration_images,
+    check_output_float,
     float_nodes,
     float_weights,
 )
@@ -62,6 +63,31 @@ def test_a_graph_without_a_detection_head_is_refused() -> None:
     )
     with pytest.raises(ValueError, match="dfl"):
         float_nodes(helper.make_model(graph))
+
+
+def test_an_output_computed_from_dequantized_values_is_refused() -> None:
+    from onnx import TensorProto, helper
+
+    def model(nodes: list[object]) -> object:
+        graph = helper.make_graph(
+            nodes,
+            "g",
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+            [helper.make_tensor_value_info("output0", TensorProto.FLOAT, [4])],
+            initializer=[
+                helper.make_tensor("s", TensorProto.FLOAT, [], [0.1]),
+                helper.make_tensor("z", TensorProto.UINT8, [], [0]),
+            ],
+        )
+        return helper.make_model(graph)
+
+    concat_float = helper.make_node("Concat", ["x", "x"], ["output0"], axis=0)
+    check_output_float(model([concat_float]))
+    quantize = helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"])
+    dequantize = helper.make_node("DequantizeLinear", ["q", "s", "z"], ["dq"])
+    concat_dq = helper.make_node("Concat", ["dq", "x"], ["output0"], axis=0)
+    with pytest.raises(ValueError, match="must stay float"):
+        check_output_float(model([quantize, dequantize, concat_dq]))
 
 
 def _touch(folder: Path, names: list[str]) -> None:
