@@ -53,6 +53,7 @@ def vision_stage() -> VisionStage:
         input_size=settings.input_size,
         score_threshold=settings.score_threshold,
         iou_threshold=settings.iou_threshold,
+        precision=settings.precision,
     )
     return VisionStage(city(), detector, max_model_batch=MAX_BATCH)
 

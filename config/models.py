@@ -185,6 +185,10 @@ class Camera(_Strict):
 
 class VisionSettings(_Strict):
     model: str = Field(default="onnx_models/cityops_detector.onnx", description="ONNX model path, repo-relative")
+    precision: Literal["auto", "int8", "fp16", "fp32"] = Field(
+        default="auto",
+        description="auto: int8 file on CPUs (when it exists beside model), TensorRT fp16 or CUDA fp32 on GPUs",
+    )
     input_size: int = Field(default=640, ge=32, description="Square model input, pixels")
     score_threshold: float = Field(default=0.35, ge=0, le=1)
     iou_threshold: float = Field(default=0.5, ge=0, le=1)

@@ -1,7 +1,9 @@
 """``cityops bench vision``: model-only throughput vs the whole stage's path, and latency under load.
 
 All measurements come from one process and one onnxruntime session per input
-size (one worker), on real photos of the demo feed:
+size and precision (one worker), on real photos of the demo feed; fp32 and int8
+are measured in the same run, in alternating slices, and ``int8_vs_fp32`` is
+their ratio:
 
 - *model*: ``session.run`` on ready input tensors (batch 1 and batched), measured in
   short slices alternating with the stage's, so both see the same background load;
@@ -40,7 +42,7 @@ from detectors.vision.session import Detector, default_threads
 from schemas.codec import encode
 from streams.cli.cameras import CameraReel, load_reels
 
-__all__ = ["BenchResult", "run_vision_bench", "write_latency_histogram"]
+__all__ = ["BenchResult", "int8_vs_fp32", "run_vision_bench", "write_latency_histogram"]
 
 
 @dataclass
@@ -50,10 +52,14 @@ class BenchResult:
     input_size: int
     threads: int
     batch: int
+    precision: str = "fp32"
+    runtime: str = "cpu-fp32"
     model_fps_b1: float = 0.0
     model_fps_batched: float = 0.0
     stage_fps_b1: float = 0.0
     stage_fps_batched: float = 0.0
+    model_cpu_ms: float = 0.0
+    stage_cpu_ms: float = 0.0
     load_fps: float = 0.0
     p50_ms: float = 0.0
     p99_ms: float = 0.0
@@ -61,9 +67,15 @@ class BenchResult:
     cpu_share: float = 0.0
     latencies: list[float] = field(default_factory=list, repr=False)
 
+    def cameras_at(self, interval_s: float) -> int:
+        """Cameras one worker serves at one frame per ``interval_s``, keeping 20 % headroom."""
+        return int(self.stage_fps_batched * 0.8 * interval_s)
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "input_size": self.input_size,
+            "precision": self.precision,
+            "runtime": self.runtime,
             "threads_per_worker": self.threads,
             "batch": self.batch,
             "model_fps_batch1": round(self.model_fps_b1, 2),
@@ -72,12 +84,16 @@ class BenchResult:
             "stage_fps_batched": round(self.stage_fps_batched, 2),
             "stage_vs_model_batch1": round(self.stage_fps_b1 / max(self.model_fps_b1, 1e-9), 3),
             "stage_vs_model_batched": round(self.stage_fps_batched / max(self.model_fps_batched, 1e-9), 3),
+            "model_cpu_ms_per_frame_batched": round(self.model_cpu_ms, 2),
+            "stage_cpu_ms_per_frame_batched": round(self.stage_cpu_ms, 2),
+            "stage_vs_model_by_cpu": round(self.model_cpu_ms / max(self.stage_cpu_ms, 1e-9), 3),
             "latency_load_fps": round(self.load_fps, 2),
             "latency_p50_ms": round(self.p50_ms, 1),
             "latency_p99_ms": round(self.p99_ms, 1),
             "latency_frames": len(self.latencies),
             "observations_emitted": self.observations,
-            "cameras_per_worker_at_10s": int(self.stage_fps_batched * 0.8 * 10),
+            "cameras_per_worker_at_10s": self.cameras_at(10.0),
+            "cameras_per_worker_at_60s": self.cameras_at(60.0),
             "cpu_share_of_worker_threads": round(self.cpu_share, 2),
         }
 
@@ -103,11 +119,15 @@ class _FrameFeed:
 
 
 class _Meter:
-    """Busy time and frames of one workload, measured in slices."""
+    """Busy time, process CPU time and frames of one workload, measured in slices.
+
+    CPU time (every thread of the process) moves less than wall time when other
+    processes take the cores, so it is reported beside frames/s.
+    """
 
     def __init__(self, run: Any, prepare: Any, per_call: int) -> None:
         self.run, self.prepare, self.per_call = run, prepare, per_call
-        self.busy, self.frames = 0.0, 0
+        self.busy, self.cpu, self.frames = 0.0, 0.0, 0
         self.results: list[Any] = []
 
     def slice(self, seconds: float) -> None:
@@ -115,9 +135,10 @@ class _Meter:
         spent = 0.0
         while spent < seconds:
             item = self.prepare()
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             self.results.append(self.run(item))
             elapsed = time.perf_counter() - started
+            self.cpu += time.process_time() - cpu_started
             spent += elapsed
             self.busy += elapsed
             self.frames += self.per_call
@@ -126,32 +147,48 @@ class _Meter:
     def fps(self) -> float:
         return self.frames / max(self.busy, 1e-9)
 
+    @property
+    def cpu_ms(self) -> float:
+        """CPU milliseconds per frame."""
+        return 1000 * self.cpu / max(self.frames, 1)
+
 
 def _paired_fps(
-    detector: Detector, stage: VisionStage, feed: _FrameFeed, batch: int, seconds: float, slice_s: float = 0.5
-) -> tuple[float, float, int]:
-    """Model-only and whole-stage frames/s, measured in alternating slices.
+    pairs: Sequence[tuple[Detector, VisionStage]], feed: _FrameFeed, batch: int, seconds: float, slice_s: float = 0.5
+) -> list[tuple[_Meter, _Meter]]:
+    """Model-only and whole-stage meters of each (detector, stage) pair, measured in alternating slices.
 
-    The machine may be shared: alternating short slices lets both see the same background
-    load, so their ratio is fair even when the absolute numbers move.
+    The machine may be shared: alternating short slices (model, stage, next precision's
+    model, ...) lets every workload see the same background load, so the ratios between
+    them are fair even when the absolute numbers move.
     """
     sample = feed.take(batch)
-    images = [stage.read(i, v).image for i, v in enumerate(sample)]
-    tensor = stack_batch([letterbox(image, detector.input_size)[0] for image in images])
 
-    def run_stage(values: list[bytes]) -> int:
-        outcome = stage.process(values)
-        for finding in outcome.findings:
-            encode(finding.observation)
-        return len(outcome.findings)
+    def run_stage(stage: VisionStage) -> Any:
+        def run(values: list[bytes]) -> int:
+            outcome = stage.process(values)
+            for finding in outcome.findings:
+                encode(finding.observation)
+            return len(outcome.findings)
 
-    model = _Meter(detector.infer, lambda: tensor, batch)
-    whole = _Meter(run_stage, lambda: feed.take(batch), batch)
-    detector.infer(tensor)  # warm-up: the first call allocates
-    while model.busy < seconds or whole.busy < seconds:
-        model.slice(slice_s)
-        whole.slice(slice_s)
-    return model.fps, whole.fps, sum(whole.results)
+        return run
+
+    meters = []
+    for detector, stage in pairs:
+        images = [stage.read(i, v).image for i, v in enumerate(sample)]
+        tensor = stack_batch([letterbox(image, detector.input_size)[0] for image in images])
+        detector.infer(tensor)  # warm-up: the first call allocates
+        meters.append(
+            (
+                _Meter(detector.infer, lambda t=tensor: t, batch),
+                _Meter(run_stage(stage), lambda: feed.take(batch), batch),
+            )
+        )
+    while any(m.busy < seconds or w.busy < seconds for m, w in meters):
+        for model, whole in meters:
+            model.slice(slice_s)
+            whole.slice(slice_s)
+    return meters
 
 
 def _latency(
@@ -203,6 +240,7 @@ def run_vision_bench(
     photos: Path,
     *,
     sizes: Sequence[int] = (640, 320),
+    precisions: Sequence[str] = ("fp32", "int8"),
     batch: int = 4,
     seconds: float = 8.0,
     latency_seconds: float = 20.0,
@@ -211,51 +249,89 @@ def run_vision_bench(
     cameras: int = 8,
     progress: bool | None = None,
 ) -> list[BenchResult]:
-    """Measure every input size in ``sizes`` (see the module docstring)."""
+    """Measure every input size in ``sizes`` for every precision (see the module docstring).
+
+    :param precisions: what :class:`~detectors.vision.session.Detector` accepts (``fp32``, ``int8``,
+        ``auto`` or a runtime key such as ``cuda-fp32``); all are measured in the same slices
+    """
     threads = threads or default_threads()
     reels = load_reels(photos, city.cameras[:cameras], per_camera=6)
     results = []
-    bar = Progress(len(sizes) * 3, "bench vision", enabled=progress)
+    settings = city.vision
+    bar = Progress(len(sizes) * (2 + len(precisions)), "bench vision", enabled=progress)
     try:
         for size in sizes:
-            settings = city.vision
-            detector = Detector(
-                model,
-                input_size=size,
-                score_threshold=settings.score_threshold,
-                iou_threshold=settings.iou_threshold,
-                threads=threads,
-            )
-            result = BenchResult(size, threads, batch)
-            stage = VisionStage(city, detector, max_model_batch=batch)
+            detectors = [
+                Detector(
+                    model,
+                    input_size=size,
+                    score_threshold=settings.score_threshold,
+                    iou_threshold=settings.iou_threshold,
+                    threads=threads,
+                    precision=precision,
+                )
+                for precision in precisions
+            ]
+            pairs = [(d, VisionStage(city, d, max_model_batch=batch)) for d in detectors]
+            runs = [BenchResult(size, threads, batch, d.precision, d.runtime) for d in detectors]
             feed = _FrameFeed(reels)
-            cpu_started, wall_started = time.process_time(), time.perf_counter()
-            result.model_fps_b1, result.stage_fps_b1, emitted_b1 = _paired_fps(detector, stage, feed, 1, seconds)
+            for result, (alone, whole) in zip(runs, _paired_fps(pairs, feed, 1, seconds), strict=True):
+                result.model_fps_b1, result.stage_fps_b1, result.observations = alone.fps, whole.fps, sum(whole.results)
             bar.advance()
-            result.model_fps_batched, result.stage_fps_batched, emitted_bn = _paired_fps(
-                detector, stage, feed, batch, seconds
-            )
+            for result, (alone, whole) in zip(runs, _paired_fps(pairs, feed, batch, seconds), strict=True):
+                result.model_fps_batched, result.stage_fps_batched = alone.fps, whole.fps
+                result.model_cpu_ms, result.stage_cpu_ms = alone.cpu_ms, whole.cpu_ms
+                result.observations += sum(whole.results)
             bar.advance()
-            result.load_fps = 0.8 * result.stage_fps_batched
-            stage = VisionStage(city, detector, max_model_batch=batch)
-            result.latencies, emitted_lat = _latency(
-                stage, _FrameFeed(reels), result.load_fps, latency_seconds, batch, max_wait_s
-            )
-            bar.advance()
-            result.cpu_share = (time.process_time() - cpu_started) / (
-                (time.perf_counter() - wall_started) * min(threads, os.cpu_count() or 1)
-            )
-            result.observations = emitted_b1 + emitted_bn + emitted_lat
-            result.p50_ms = float(np.percentile(result.latencies, 50)) * 1000
-            result.p99_ms = float(np.percentile(result.latencies, 99)) * 1000
-            results.append(result)
+            for result, detector in zip(runs, detectors, strict=True):
+                cpu_started, wall_started = time.process_time(), time.perf_counter()
+                result.load_fps = 0.8 * result.stage_fps_batched
+                stage = VisionStage(city, detector, max_model_batch=batch)
+                result.latencies, emitted_lat = _latency(
+                    stage, _FrameFeed(reels), result.load_fps, latency_seconds, batch, max_wait_s
+                )
+                result.cpu_share = (time.process_time() - cpu_started) / (
+                    (time.perf_counter() - wall_started) * min(threads, os.cpu_count() or 1)
+                )
+                result.observations += emitted_lat
+                result.p50_ms = float(np.percentile(result.latencies, 50)) * 1000
+                result.p99_ms = float(np.percentile(result.latencies, 99)) * 1000
+                bar.advance()
+            results.extend(runs)
     finally:
         bar.close()
     return results
 
 
+def int8_vs_fp32(results: Sequence[BenchResult]) -> list[dict[str, Any]]:
+    """Per input size, int8 frames/s over fp32 frames/s (model-only and whole stage), from the same run."""
+    rows = []
+    for size in dict.fromkeys(r.input_size for r in results):
+        by = {r.precision: r for r in results if r.input_size == size}
+        if "int8" not in by or "fp32" not in by:
+            continue
+        q, f = by["int8"], by["fp32"]
+        rows.append(
+            {
+                "input_size": size,
+                "runtimes": [q.runtime, f.runtime],
+                "model_batch1": round(q.model_fps_b1 / max(f.model_fps_b1, 1e-9), 2),
+                "model_batched": round(q.model_fps_batched / max(f.model_fps_batched, 1e-9), 2),
+                "stage_batch1": round(q.stage_fps_b1 / max(f.stage_fps_b1, 1e-9), 2),
+                "stage_batched": round(q.stage_fps_batched / max(f.stage_fps_batched, 1e-9), 2),
+                "model_by_cpu": round(f.model_cpu_ms / max(q.model_cpu_ms, 1e-9), 2),
+                "stage_by_cpu": round(f.stage_cpu_ms / max(q.stage_cpu_ms, 1e-9), 2),
+                "cameras_per_worker_at_60s": {
+                    "int8": q.cameras_at(60.0),
+                    "fp32": f.cameras_at(60.0),
+                },
+            }
+        )
+    return rows
+
+
 def write_latency_histogram(results: Sequence[BenchResult], path: Path) -> Path:
-    """PNG histogram of frame latencies at 80 % load, one series per input size."""
+    """PNG histogram of frame latencies at 80 % load, one series per input size and runtime."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -268,7 +344,7 @@ def write_latency_histogram(results: Sequence[BenchResult], path: Path) -> Path:
             np.asarray(r.latencies) * 1000,
             bins=50,
             alpha=0.6,
-            label=f"{r.input_size}px @ {r.load_fps:.1f} fps: p50 {r.p50_ms:.0f} ms, p99 {r.p99_ms:.0f} ms",
+            label=f"{r.input_size}px {r.runtime} @ {r.load_fps:.1f} fps: p50 {r.p50_ms:.0f} ms, p99 {r.p99_ms:.0f} ms",
         )
     ax.set_xlabel("frame -> observation path latency (ms)")
     ax.set_ylabel("frames")

@@ -17,6 +17,7 @@ import binascii
 import math
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,7 +27,7 @@ from detectors.vision.confirm import ConfirmationTracker, Confirmed, Sighting
 from detectors.vision.evidence import PRIVATE_CLASSES, evidence_jpeg
 from detectors.vision.geometry import GroundProjector, camera_projector, ground_point, zone_of
 from detectors.vision.image import FrameError, decode_jpeg, reduction_for
-from detectors.vision.session import Detection, Detector
+from detectors.vision.session import Detection, Detector, default_threads
 from schemas.codec import DecodeError, decode
 from schemas.records import SCHEMA_VERSION, CameraFrame, Observation
 
@@ -99,6 +100,9 @@ class VisionStage:
 
     :param max_model_batch: most frames per inference call
     :param clock: time source for ``ingested_at`` (tests pass a fixed one)
+    :param decode_threads: JPEGs of one batch decoded in parallel (OpenCV releases the GIL);
+        with an int8 model decoding is a large share of a frame. ``None``: as many as the
+        detector's threads (:func:`~detectors.vision.session.default_threads`)
     """
 
     def __init__(
@@ -108,6 +112,7 @@ class VisionStage:
         *,
         max_model_batch: int = 16,
         clock: Callable[[], float] = time.time,
+        decode_threads: int | None = None,
     ) -> None:
         self.city = city
         self.detector = detector
@@ -119,6 +124,8 @@ class VisionStage:
         self.projectors: dict[str, GroundProjector | None] = {c.id: camera_projector(c) for c in city.cameras}
         self.trackers: dict[tuple[str, str], ConfirmationTracker] = {}
         self.kinds = sorted(set(self.class_kinds.values()))
+        threads = max(1, decode_threads or default_threads())
+        self._decoders = ThreadPoolExecutor(threads, thread_name_prefix="vision-decode")
 
     def read(self, index: int, value: bytes) -> _Frame:
         """Parse and check one record; raises :class:`DecodeError` or :class:`FrameError` with the reason."""
@@ -140,15 +147,26 @@ class VisionStage:
         image = decode_jpeg(jpeg, max_bytes=self.max_jpeg_bytes, reduce=reduce)
         return _Frame(index, record, camera, image, jpeg, float(reduce))
 
+    def _read_or_reject(self, index: int, value: bytes) -> _Frame | Rejection:
+        try:
+            return self.read(index, value)
+        except (DecodeError, FrameError) as exc:
+            return Rejection(index, exc.reason, exc.error_type)
+
     def process(self, values: Sequence[bytes]) -> BatchOutcome:
         """Run the whole path over one batch of raw ``camera-frames`` values."""
         outcome = BatchOutcome()
         frames: list[_Frame] = []
-        for index, value in enumerate(values):
-            try:
-                frames.append(self.read(index, value))
-            except (DecodeError, FrameError) as exc:
-                outcome.rejections.append(Rejection(index, exc.reason, exc.error_type))
+        read = (
+            self._decoders.map(self._read_or_reject, range(len(values)), values)
+            if len(values) > 1
+            else [self._read_or_reject(0, values[0])] if values else []
+        )
+        for item in read:
+            if isinstance(item, Rejection):
+                outcome.rejections.append(item)
+            else:
+                frames.append(item)
         outcome.frames = len(frames)
         detections: list[list[Detection]] = []
         for start in range(0, len(frames), self.max_model_batch):

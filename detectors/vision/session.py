@@ -1,9 +1,10 @@
 """One onnxruntime session per worker process, running a YOLOv8 ONNX model on batches of frames.
 
-The session picks TensorRT or CUDA when onnxruntime offers them and falls back
-to the CPU provider; on CPU the intra-op thread count is set explicitly so
-several workers on one machine do not oversubscribe its cores. Class names come
-from the model's metadata (``names``, written by the export).
+Which file and which providers run is a :mod:`~detectors.vision.runtimes` choice
+(``precision``: int8 on CPUs, fp16/fp32 on GPUs when ``auto``); on CPU the
+intra-op thread count is set explicitly so several workers on one machine do not
+oversubscribe its cores. Class names come from the model's metadata (``names``,
+written by the export).
 """
 
 from __future__ import annotations
@@ -20,11 +21,10 @@ import numpy as np
 import onnxruntime as ort
 
 from detectors.vision.image import Letterbox, letterbox, stack_batch
+from detectors.vision.runtimes import choose_runtime
 from detectors.vision.yolo import RawDetections, decode_output
 
-__all__ = ["Detection", "Detector", "choose_providers", "default_threads"]
-
-_PREFERRED = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
+__all__ = ["Detection", "Detector", "default_threads"]
 
 
 @dataclass(frozen=True)
@@ -34,12 +34,6 @@ class Detection:
     name: str
     score: float
     box: tuple[float, float, float, float]
-
-
-def choose_providers(available: list[str] | None = None) -> list[str]:
-    """Execution providers in order of preference among those this onnxruntime build offers."""
-    offered = available if available is not None else ort.get_available_providers()
-    return [p for p in _PREFERRED if p in offered] or ["CPUExecutionProvider"]
 
 
 def default_threads() -> int:
@@ -52,7 +46,10 @@ def default_threads() -> int:
 class Detector:
     """A YOLOv8 ONNX model with its pre- and post-processing: frames in, :class:`Detection` lists out.
 
-    :param model: path of the ``.onnx`` file
+    :param model: path of the fp32 ``.onnx`` file (the int8 copy is found beside it)
+    :param precision: ``auto``, ``int8``, ``fp16``, ``fp32`` or a runtime key
+        (:func:`~detectors.vision.runtimes.choose_runtime`); ``runtime`` says which one ran
+    :param providers: the providers to choose among (default: those this onnxruntime offers)
     :param input_size: square input side (the export has dynamic shapes, so 640 and 320 both run)
     :param threads: intra-op threads on CPU; ``None`` means :func:`default_threads`
     """
@@ -65,11 +62,13 @@ class Detector:
         score_threshold: float = 0.35,
         iou_threshold: float = 0.5,
         threads: int | None = None,
+        precision: str = "fp32",
         providers: list[str] | None = None,
     ) -> None:
-        self.path = Path(model)
-        if not self.path.exists():
-            raise FileNotFoundError(f"ONNX model {self.path} does not exist")
+        runtime = choose_runtime(Path(model), precision, offered=providers)
+        self.runtime = runtime.key
+        self.precision = runtime.precision
+        self.path = runtime.model_file(Path(model))
         self.input_size = input_size
         self.score_threshold = score_threshold
         self.iou_threshold = iou_threshold
@@ -78,7 +77,7 @@ class Detector:
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(str(self.path), options, providers=providers or choose_providers())
+        self.session = ort.InferenceSession(str(self.path), options, providers=runtime.providers())
         self.input_name = self.session.get_inputs()[0].name
         self.names = self._names(self.session.get_modelmeta().custom_metadata_map)
         self.name_to_id = {name: i for i, name in enumerate(self.names)}

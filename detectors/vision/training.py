@@ -46,6 +46,7 @@ class TrainPlan:
     val_fraction: float = 0.15
     device: str | None = None
     resume: bool = False
+    int8: bool = True  # also write the int8 copy (cityops export-detector --int8)
 
 
 def _prepare_ultralytics(work_dir: Path) -> None:
@@ -227,4 +228,11 @@ def train_detector(plan: TrainPlan) -> dict[str, Any]:
     best = run_dir / name / "weights" / "best.pt"
     weights = best if best.exists() else last
     onnx_path = export_merged(weights, plan.base_model, plan.output, imgsz=plan.imgsz)
-    return {"dataset": str(dataset), "weights": str(weights), "onnx": str(onnx_path)}
+    out = {"dataset": str(dataset), "weights": str(weights), "onnx": str(onnx_path)}
+    if plan.int8:
+        from detectors.vision.quantize import calibration_images, quantize_detector
+        from detectors.vision.runtimes import int8_path
+
+        images = calibration_images(plan.shared_datasets, dataset / "train", seed=plan.seed)
+        out["onnx_int8"] = str(quantize_detector(onnx_path, int8_path(onnx_path), images, imgsz=plan.imgsz).path)
+    return out

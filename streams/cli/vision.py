@@ -1,4 +1,5 @@
-"""Vision commands: ``train-detector``, ``eval detector``, ``bench vision``, ``ingest-camera``, ``replay-cameras``."""
+"""Vision commands: ``train-detector``, ``export-detector``, ``eval detector``, ``bench vision``,
+``ingest-camera``, ``replay-cameras``."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ __all__ = ["register"]
 
 SHARED = REPO_ROOT.parent / "shared"
 DEMO_PHOTOS = SHARED / "datasets" / "street-garbage-photos"
+CALIBRATION_IMAGES = 144
 
 
 def _model_path(arg: str | None) -> Path:
@@ -52,8 +54,29 @@ def cmd_train(args: argparse.Namespace) -> int:
         batch=args.batch,
         device=args.device,
         resume=args.resume,
+        int8=not args.no_int8,
     )
     print(json.dumps(train_detector(plan), indent=2))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from detectors.vision.dataset import build_merged_dataset
+    from detectors.vision.quantize import calibration_images, quantize_detector
+    from detectors.vision.runtimes import int8_path
+
+    if not args.int8:
+        raise ValueError("export-detector: nothing to do; pass --int8 (the fp32 file is written by train-detector)")
+    fp32 = _model_path(args.model)
+    datasets = Path(args.shared) / "datasets"
+    merged = Path(args.work) / "merged"
+    if not (merged / "train" / "images").is_dir():
+        # The same split as train-detector (seed 0, 15 % held out): calibration never sees held-out images.
+        build_merged_dataset(datasets, merged)
+    images = calibration_images(datasets, merged / "train", count=args.calibration, seed=args.seed)
+    output = Path(args.output) if args.output else int8_path(fp32)
+    result = quantize_detector(fp32, output, images, imgsz=args.imgsz)
+    print(json.dumps(result.as_dict() | {"fp32": str(fp32), "fp32_bytes": fp32.stat().st_size}, indent=2))
     return 0
 
 
@@ -67,15 +90,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
         input_size=args.imgsz or vision.input_size,
         score_threshold=vision.score_threshold,
         iou_threshold=vision.iou_threshold,
+        precision=args.precision,
     )
     report = evaluate_detector(detector, Path(args.data), class_map=_class_map(args.class_map))
-    png = write_pr_curves(report, Path(args.out) / f"pr_{Path(args.data).name}_{detector.input_size}.png")
-    out = report.as_dict() | {"pr_curve_png": str(png)}
+    png = write_pr_curves(
+        report, Path(args.out) / f"pr_{Path(args.data).name}_{detector.input_size}_{detector.precision}.png"
+    )
+    out = report.as_dict() | {"runtime": detector.runtime, "precision": detector.precision, "pr_curve_png": str(png)}
     if args.json:
         print(json.dumps(out, indent=2))
         return 0
     print(
-        f"{out['model']} on {out['data']} ({out['images']} images, input {out['input_size']}, "
+        f"{out['model']} ({out['runtime']}) on {out['data']} ({out['images']} images, input {out['input_size']}, "
         f"P/R at score >= {out['score_threshold']})"
     )
     print(f"{'class':<16}{'images':>8}{'inst':>7}{'P':>8}{'R':>8}{'mAP50':>8}{'mAP50-95':>10}")
@@ -91,27 +117,63 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from detectors.vision.bench import run_vision_bench, write_latency_histogram
+    from detectors.vision.bench import int8_vs_fp32, run_vision_bench, write_latency_histogram
 
+    city = load_city(settings.city)
+    model = _model_path(args.model)
     results = run_vision_bench(
-        load_city(settings.city),
-        _model_path(args.model),
+        city,
+        model,
         Path(args.photos),
         sizes=[int(s) for s in args.sizes.split(",")],
+        precisions=[p.strip() for p in args.precisions.split(",") if p.strip()],
         batch=args.batch,
         seconds=args.seconds,
         latency_seconds=args.latency_seconds,
         threads=args.threads,
     )
     png = write_latency_histogram(results, Path(args.out) / "vision_latency.png")
-    rows = [r.as_dict() for r in results]
+    out: dict[str, Any] = {"results": [r.as_dict() for r in results], "int8_vs_fp32": int8_vs_fp32(results)}
+    if args.gate_cameras:
+        out["motion_gate"] = _gate_bench(args, city, model)
+    out["histogram_png"] = str(png)
     if args.json:
-        print(json.dumps({"results": rows, "histogram_png": str(png)}, indent=2))
+        print(json.dumps(out, indent=2))
         return 0
-    for row in rows:
+    for row in out["results"]:
         print(" ".join(f"{k}={v}" for k, v in row.items()))
+    for row in out["int8_vs_fp32"]:
+        print("int8_vs_fp32 " + " ".join(f"{k}={v}" for k, v in row.items()))
+    if "motion_gate" in out:
+        print("motion_gate " + " ".join(f"{k}={v}" for k, v in out["motion_gate"].items()))
     print(f"latency histogram: {png}")
     return 0
+
+
+def _gate_bench(args: argparse.Namespace, city: Any, model: Path) -> dict[str, Any]:
+    from detectors.vision.motion_bench import run_motion_bench, write_gate_timeline
+    from detectors.vision.session import Detector
+
+    vision = city.vision
+    detector = Detector(
+        model,
+        input_size=vision.input_size,
+        score_threshold=vision.score_threshold,
+        iou_threshold=vision.iou_threshold,
+        threads=args.threads,
+        precision=vision.precision,
+    )
+    run = run_motion_bench(
+        detector,
+        Path(args.photos),
+        SHARED / "datasets" / "trash-bags",
+        cameras=args.gate_cameras,
+        interval_s=args.gate_interval,
+        threshold=args.gate_threshold,
+        keepalive_s=args.gate_keepalive,
+    )
+    png = write_gate_timeline(run, Path(args.out) / "motion_gate.png")
+    return {"runtime": detector.runtime} | run.as_dict() | {"timeline_png": str(png)}
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -225,7 +287,19 @@ def register(sub: Any) -> None:
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--device", default=None, help="'cpu' or a CUDA index (default: GPU when available)")
     p.add_argument("--resume", action="store_true", help="continue the interrupted run from its last.pt")
+    p.add_argument("--no-int8", action="store_true", help="skip the int8 copy (see export-detector --int8)")
     p.set_defaults(func=cmd_train)
+
+    x = sub.add_parser("export-detector", help="write the int8 copy of the detector (needs the onnx package)")
+    x.add_argument("--int8", action="store_true", help="static int8 QDQ quantization, calibrated on real frames")
+    x.add_argument("--model", default=None, help="the fp32 ONNX model (default: the city's vision.model)")
+    x.add_argument("--output", default=None, help="default: <model>.int8.onnx beside it")
+    x.add_argument("--shared", default=str(SHARED), help="the shared folder with datasets/")
+    x.add_argument("--work", default=str(REPO_ROOT.parent / "train"), help="where the merged dataset is (or goes)")
+    x.add_argument("--calibration", type=int, default=CALIBRATION_IMAGES, help="calibration frames")
+    x.add_argument("--seed", type=int, default=0, help="which calibration frames are drawn")
+    x.add_argument("--imgsz", type=int, default=320, help="calibration input size (the product's)")
+    x.set_defaults(func=cmd_export)
 
     e = _subcommands(sub, "eval", "evaluate models on labelled data").add_parser(
         "detector", help="per-class P, R, mAP50, mAP50-95 of the ONNX detector on a YOLO-format folder"
@@ -233,21 +307,34 @@ def register(sub: Any) -> None:
     e.add_argument("--data", required=True, help="folder with images/, labels/ and data.yaml")
     e.add_argument("--model", default=None, help="ONNX model (default: the city's vision.model)")
     e.add_argument("--imgsz", type=int, default=None, help="input size (default: the city's vision.input_size)")
+    e.add_argument(
+        "--precision",
+        default="fp32",
+        choices=["auto", "int8", "fp16", "fp32"],
+        help="fp32: the --model file; int8: its .int8.onnx copy; auto: what this machine would run",
+    )
     e.add_argument("--class-map", default=None, help="dataset=model class renames, e.g. trash=garbage_bag,ad=signboard")
     e.add_argument("--json", action="store_true")
     e.add_argument("--out", default=str(settings.data_dir / "eval"), help="folder for the PR-curve PNG")
     e.set_defaults(func=cmd_eval)
 
     b = _subcommands(sub, "bench", "benchmarks").add_parser(
-        "vision", help="model-only vs whole-stage throughput, latency at 80 %% load, cameras per worker"
+        "vision",
+        help="fp32 vs int8: model-only vs whole-stage throughput, latency at 80 %% load, cameras per worker; "
+        "motion gate savings",
     )
     b.add_argument("--model", default=None)
     b.add_argument("--photos", default=str(DEMO_PHOTOS), help="folder of frames (default: the demo photos)")
     b.add_argument("--sizes", default="640,320", help="input sizes to measure")
+    b.add_argument("--precisions", default="fp32,int8", help="measured in the same run (or runtime keys)")
     b.add_argument("--batch", type=int, default=4, help="batched measurements (and the stage's max batch)")
     b.add_argument("--seconds", type=float, default=8.0, help="time per throughput measurement")
     b.add_argument("--latency-seconds", type=float, default=20.0, help="time of each latency run")
     b.add_argument("--threads", type=int, default=None, help="intra-op threads (default: all usable cores)")
+    b.add_argument("--gate-cameras", type=int, default=8, help="simulated cameras for the motion gate (0 = skip)")
+    b.add_argument("--gate-interval", type=float, default=10.0, help="their sampling interval (camera seconds)")
+    b.add_argument("--gate-keepalive", type=float, default=60.0, help="the gate's keepalive (as ingest-camera)")
+    b.add_argument("--gate-threshold", type=float, default=0.02, help="the gate's motion threshold")
     b.add_argument("--json", action="store_true")
     b.add_argument("--out", default=str(settings.data_dir / "bench"), help="folder for the histogram PNG")
     b.set_defaults(func=cmd_bench)

@@ -136,3 +136,31 @@ def test_encode_jpeg_round_trip() -> None:
 
 def test_model_path_is_repo_relative() -> None:
     assert Path(load_city("spb").vision.model) == Path("onnx_models/cityops_detector.onnx")
+
+
+INT8 = REPO_ROOT / "onnx_models" / "cityops_detector.int8.onnx"
+
+
+@pytest.mark.skipif(not INT8.exists(), reason="no committed int8 model")
+def test_int8_model_finds_the_same_bags_as_fp32(detector: Detector, photo_jpeg: bytes) -> None:
+    int8 = Detector(MODEL, input_size=320, score_threshold=0.35, iou_threshold=0.5, threads=2, precision="int8")
+    assert (int8.runtime, int8.precision, int8.path) == ("cpu-int8", "int8", INT8)
+    assert int8.names == detector.names
+    assert INT8.stat().st_size < 8_000_000
+    image = decode_jpeg(photo_jpeg)
+    (fp32_found,) = detector.raw_detect([image])
+    (int8_found,) = int8.raw_detect([image])
+    bag = detector.name_to_id["garbage_bag"]
+    fp32_bags, int8_bags = fp32_found.boxes[fp32_found.classes == bag], int8_found.boxes[int8_found.classes == bag]
+    assert len(int8_bags) >= 2
+    # Each bag fp32 sees, int8 sees in the same place (boxes in pixels, scores in 0..1: the head stayed float).
+    from detectors.vision.yolo import box_iou
+
+    assert (box_iou(fp32_bags, int8_bags).max(axis=1) > 0.7).all()
+    assert 0.35 < float(int8_found.scores.max()) <= 1.0
+
+
+def test_auto_precision_runs_int8_on_this_cpu_machine() -> None:
+    auto = Detector(MODEL, input_size=320, threads=1, precision="auto", providers=["CPUExecutionProvider"])
+    assert auto.runtime == ("cpu-int8" if INT8.exists() else "cpu-fp32")
+    assert auto.providers == ["CPUExecutionProvider"]
