@@ -33,7 +33,7 @@ import redis.asyncio as aioredis
 
 from agents.cases.index import TIMELINE_KEEP, observation_entry, timeline_entry, write_case_view
 from agents.logic.tasks import status_after
-from schemas.codec import DecodeError, decode, decode_dict, dumps, loads
+from schemas.codec import DecodeError, decode_dict, decode_own, dumps, loads
 from schemas.records import Alert, CaseEvent, CaseState, DispatchTask, Record
 from streams import redis_keys as keys
 from streams.app import city, redis
@@ -202,7 +202,7 @@ def _read_states(events: Sequence[RecordEvent], out: Outbox) -> dict[str, CaseSt
     latest: dict[str, CaseState] = {}
     for event in events:
         try:
-            state = decode(CaseState, event.message.value)
+            state = decode_own(CaseState, event.message.value)
         except DecodeError as exc:
             out.dead_letter(STAGE, exc.reason, exc.error_type, message=event.message)
             continue

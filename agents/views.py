@@ -40,7 +40,7 @@ from agents.logic.analytics import CaseFacts, apply_event
 from agents.logic.dedupe import dedupe_group
 from agents.logic.lifecycle import CLOSED_STATUSES
 from config.models import CityConfig
-from schemas.codec import DecodeError, decode, decode_dict, dumps, loads
+from schemas.codec import DecodeError, decode, decode_dict, decode_own, dumps, loads
 from schemas.records import Alert, CaseEvent, CaseState, DispatchTask
 from streams import redis_keys as keys
 from streams.app import city, redis
@@ -114,7 +114,7 @@ async def rebuild_views(client: aioredis.Redis, city: CityConfig, bootstrap: str
     for rec in await _read(bootstrap, CASE_STATE.name):
         if rec.key is not None and rec.value:
             with contextlib.suppress(DecodeError):
-                state = decode(CaseState, rec.value)
+                state = decode_own(CaseState, rec.value)
                 if state.case_id not in states or states[state.case_id].seq <= state.seq:
                     states[state.case_id] = state
     pipe = client.pipeline(transaction=False)

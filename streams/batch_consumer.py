@@ -31,7 +31,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import ConsumerRecord
 
-from schemas.codec import DecodeError, decode
+from schemas.codec import DecodeError, decode_own
 from schemas.records import Record
 from streams.log_reader import read_to_end
 from streams.metrics import EVENTS_IN
@@ -114,7 +114,7 @@ class PartitionedStore(Generic[S]):
                     held.pop(rec.key.decode(), None)
                     return
                 try:
-                    held[rec.key.decode()] = decode(self.record, rec.value)
+                    held[rec.key.decode()] = decode_own(self.record, rec.value)
                 except DecodeError as exc:  # written by this product only; a bad one was never a valid state
                     log.error("%s: unreadable state of %r skipped: %s", self.changelog.name, rec.key, exc.reason)
 

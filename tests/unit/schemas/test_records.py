@@ -132,3 +132,19 @@ def test_the_version_1_schema_of_each_older_record_stays_published(cls: type) ->
     """Producers of version 1 keep a contract to read; CaseState had no record before version 2."""
     path = JSON_DIR / f"{cls.__name__}.v1.schema.json"
     assert path.exists() == (cls is not CaseState)
+
+
+def test_a_record_of_our_own_topic_is_read_by_its_shape() -> None:
+    from schemas.codec import decode_own
+
+    state = CaseState(case_id="C-1", status="new", kind="general", category="c.x", district="d", lat=1.0, lon=2.0,
+                      opened_at=T0, first_observed_at=T0, first_ingested_at=T0, last_observed_at=T0,
+                      recent_events=[decode(CaseEvent, json.dumps({**V1_OPENED}, ensure_ascii=False).encode())])
+    assert decode_own(CaseState, encode(state)) == state
+    v1 = {**json.loads(encode(state)), "schema_version": 1, "recent_events": [V1_OPENED]}
+    assert decode_own(CaseState, json.dumps(v1, ensure_ascii=False).encode()) == state  # old versions upgraded
+    for raw, error_type in ((b"", "empty"), (b"{oops", "malformed_json"), (b'{"schema_version": 9}', "unknown_version"),
+                            (json.dumps({**json.loads(encode(state)), "extra": 1}).encode(), "wrong_schema")):
+        with pytest.raises(DecodeError) as err:
+            decode_own(CaseState, raw)
+        assert err.value.error_type == error_type
