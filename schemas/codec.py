@@ -106,8 +106,12 @@ def _type_schema(tp: Any) -> dict[str, Any]:
         schema = {"type": "object", "additionalProperties": _type_schema(value)}
     else:
         raise TypeError(f"no JSON Schema mapping for {tp!r}")
-    if optional:
-        schema = {"anyOf": [schema, {"type": "null"}]}
+    # Null first, and a plain type list where it can be: the validator tries anyOf's branches in order
+    # and pays an exception for each that fails (three per command, when "null" came second).
+    if optional and set(schema) == {"type"}:
+        schema = {"type": [schema["type"], "null"]}
+    elif optional:
+        schema = {"anyOf": [{"type": "null"}, schema]}
     return schema
 
 

@@ -29,11 +29,22 @@ STAGE = "cases"
 
 def check_observation(obs: Observation, city: CityConfig, now: float, skew_s: float) -> str:
     """Why a schema-valid observation cannot become part of a case here, or ''."""
-    if obs.kind not in {k.id for k in city.case_kinds}:
-        return f"unknown case kind {obs.kind!r}; this city has {sorted(k.id for k in city.case_kinds)}"
-    if obs.district not in {d.id for d in city.districts}:
+    kinds, districts = _known(city)
+    if obs.kind not in kinds:
+        return f"unknown case kind {obs.kind!r}; this city has {sorted(kinds)}"
+    if obs.district not in districts:
         return f"unknown district {obs.district!r}"
     return future_time("observed_at", obs.observed_at, now, skew_s)
+
+
+_KNOWN: dict[int, tuple[frozenset[str], frozenset[str]]] = {}
+
+
+def _known(city: CityConfig) -> tuple[frozenset[str], frozenset[str]]:
+    """The city's case kinds and districts, as sets (made once per city, not per observation)."""
+    if id(city) not in _KNOWN:
+        _KNOWN[id(city)] = (frozenset(k.id for k in city.case_kinds), frozenset(d.id for d in city.districts))
+    return _KNOWN[id(city)]
 
 
 async def merge_observations(cases: CaseStage, events: Sequence[RecordEvent], out: Outbox) -> None:
