@@ -172,11 +172,14 @@ class BatchConsumer:
     :param spec: the topic to read
     :param handle: called with each batch's events; returns once their outputs are acknowledged
     :param store: partition-local state to restore on assignment (optional)
+    :param min_wait_ms: the least time a fetch may wait for records (a quiet topic: fewer idle fetches)
     """
 
     def __init__(self, stage: str, group: str, spec: TopicSpec, handle: Handle,
-                 store: PartitionedStore[Any] | None = None, max_records: int = 2000) -> None:
+                 store: PartitionedStore[Any] | None = None, max_records: int = 2000,
+                 min_wait_ms: int = 0) -> None:
         self.stage = stage
+        self.min_wait_ms = min_wait_ms
         self.group = group
         self.spec = spec
         self.handle = handle
@@ -200,7 +203,8 @@ class BatchConsumer:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_partition_fetch_bytes=8 * 1024 * 1024,
-            fetch_max_wait_ms=settings.fetch_max_wait_ms or 500,  # aiokafka's default on a real Kafka
+            # aiokafka's default on a real Kafka; a quiet topic may wait longer (fewer idle fetches to pay for).
+            fetch_max_wait_ms=max(settings.fetch_max_wait_ms or 500, self.min_wait_ms),
             # Tansu completes a join after ~30 s: long sessions so joins stay rare (as for Faust's group).
             session_timeout_ms=60_000,
             heartbeat_interval_ms=3_000,

@@ -65,6 +65,8 @@ class BatchStage:
     :param writes: the topics its handler produces to (documentation and the topology test)
     :param store: partition-local state restored before any record of a partition is handled
     :param warm: called before the worker reports ready (e.g. load the models the handler needs)
+    :param quiet: the topic carries few records (heartbeats, crews' updates): its fetches wait up to 250 ms
+        for data instead of the broker's short wait, sparing the CPU of idle polling
     """
 
     name: str
@@ -75,6 +77,10 @@ class BatchStage:
     store: PartitionedStore[Any] | None = None
     max_records: int = 2000
     warm: Callable[[], Any] | None = None
+    quiet: bool = False
+
+
+QUIET_WAIT_MS = 250
 
 
 @dataclass(frozen=True)
@@ -224,7 +230,8 @@ def _batch_consumer(step: BatchStage) -> BatchConsumer:
     async def handle(events: Sequence[RecordEvent]) -> None:
         await guarded(step.name, events, step.handle)
 
-    return BatchConsumer(step.name, step.group, step.reads, handle, store=step.store, max_records=step.max_records)
+    return BatchConsumer(step.name, step.group, step.reads, handle, store=step.store, max_records=step.max_records,
+                         min_wait_ms=QUIET_WAIT_MS if step.quiet else 0)
 
 
 def register(app: faust.App, steps: Sequence[Stage]) -> RunningStages:
