@@ -1,0 +1,67 @@
+"""The durable mode's data-lifetime watch: objects per partition, and a warning once per threshold."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from streams.durable import STALL_OBJECTS, WARN_AT, ObjectGrowthWatch, fetch_ms_estimate, objects_per_partition
+from streams.durable_bench import DurableBench, FetchSample, fit_line
+from streams.embedded import EmbeddedStack
+
+
+def _key(topic: str, partition: int, offset: int) -> str:
+    return f"clusters/tansu_cluster/topics/{topic}/partitions/{partition:0>10}/records/{offset:0>20}.batch"
+
+
+def test_only_record_batches_count_per_partition() -> None:
+    keys = [_key("hotline-events", 0, 0), _key("hotline-events", 0, 7), _key("hotline-events", 3, 0),
+            "clusters/tansu_cluster/topics/hotline-events/partitions/0000000000/watermark.json",
+            "clusters/tansu_cluster/meta.json", "clusters/tansu_cluster/groups/consumers/g/offsets/x.json"]
+    assert objects_per_partition(keys) == Counter({"hotline-events/0": 2, "hotline-events/3": 1})
+
+
+def test_each_threshold_warns_once_naming_the_fullest_partition() -> None:
+    watch = ObjectGrowthWatch()
+    assert watch.warning(Counter({"a/0": WARN_AT[0] - 1})) is None
+    first = watch.warning(Counter({"a/0": 10, "case-state/2": WARN_AT[0]}))
+    assert first is not None and "case-state/2 holds 500" in first and "README" in first
+    assert watch.warning(Counter({"case-state/2": WARN_AT[0] + 5})) is None
+    last = watch.warning(Counter({"case-state/2": STALL_OBJECTS + 1}))
+    assert last is not None and watch.warned == set(WARN_AT)
+
+
+def test_the_store_is_counted_at_most_once_per_interval() -> None:
+    calls: list[str] = []
+
+    class Store:
+        def keys(self, prefix: str = "") -> list[str]:
+            calls.append(prefix)
+            return [_key("t", 0, n) for n in range(WARN_AT[0])]
+
+    watch = ObjectGrowthWatch(interval_s=60)
+    assert watch.check(Store(), now=100.0) is not None  # type: ignore[arg-type]
+    assert watch.check(Store(), now=130.0) is None  # type: ignore[arg-type]
+    assert calls == ["clusters/"]
+
+
+def test_fetch_estimate_grows_with_objects() -> None:
+    assert fetch_ms_estimate(0) < fetch_ms_estimate(1000) < fetch_ms_estimate(5000)
+
+
+def test_the_bench_fits_answered_fetches_and_reports_where_they_stalled() -> None:
+    base, slope = fit_line([1000, 2000, 3000], [12.0, 22.0, 32.0])
+    assert (round(base, 6), round(slope, 6)) == (2.0, 10.0)
+    bench = DurableBench(batches_per_s=5.0, samples=[
+        FetchSample(1000, 12.0, 2.0, 3.0), FetchSample(2000, 22.0, 2.0, 3.0), FetchSample(3000, None, 2.0, 3.0)])
+    out = bench.as_dict()
+    assert out["fetch_ms_per_1000_objects"] == 10.0 and out["fetch_stalled_at_objects"] == 3000
+    assert out["minutes_to_stall_at_that_rate"] == 10.0
+    assert out["objects_per_partition_per_day"] == 432_000
+
+
+def test_start_up_says_whether_data_is_durable(tmp_path) -> None:
+    assert "IN MEMORY" in EmbeddedStack(tmp_path).describe_storage()
+    durable = EmbeddedStack(tmp_path, durable_dir=tmp_path / "d")
+    assert durable.describe_storage().startswith(f"data: DURABLE under {tmp_path / 'd'}")
+    assert durable.producer_env() == {"CITYOPS_PRODUCER_LINGER_MS": "50"}
+    assert EmbeddedStack(tmp_path).producer_env() == {}
