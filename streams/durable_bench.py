@@ -26,6 +26,9 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 __all__ = ["DurableBench", "FetchSample", "fit_line", "probe_after_restart", "run_durable_bench", "write_chart"]
 
+# Past one S3 listing page (1,000 keys) the fetch time leaves the line (and then stalls): fit below it.
+LINEAR_UP_TO = 1000
+
 
 @dataclass
 class FetchSample:
@@ -54,14 +57,17 @@ class DurableBench:
 
     @property
     def fit(self) -> tuple[float, float]:
-        """(ms at zero objects, ms per 1000 objects) of the big partition's fetch, while it answered."""
-        return fit_line([s.objects for s in self.answered], [s.fetch_ms or 0.0 for s in self.answered])
+        """(ms at zero objects, ms per 1000 objects) of the big partition's fetch up to one listing page."""
+        linear = [s for s in self.answered if s.objects <= LINEAR_UP_TO]
+        return fit_line([s.objects for s in linear], [s.fetch_ms or 0.0 for s in linear])
 
     def day(self) -> dict[str, float]:
+        """A day at ``batches_per_s``: the objects, and the fetch time then (-1 when fetches stall before)."""
         base, slope = self.fit
         objects = self.batches_per_s * 86_400
+        stalled = self.stalled_at is not None and objects >= (self.stalled_at or 0)
         return {"objects_per_partition_per_day": round(objects),
-                "fetch_ms_after_a_day": round(base + slope * objects / 1000, 1),
+                "fetch_ms_after_a_day": -1 if stalled else round(base + slope * objects / 1000, 1),
                 "objects_at_200ms_fetch": round((200 - base) / slope * 1000) if slope > 0 else -1,
                 "hours_to_200ms_fetch": round((200 - base) / slope * 1000 / self.batches_per_s / 3600, 1)
                 if slope > 0 and self.batches_per_s > 0 else -1}

@@ -136,10 +136,11 @@ def _cases_and_tasks(info: StackInfo) -> tuple[set[str], set[str]]:
 
 
 def _worker_committed(bootstrap: str, records: int, timeout_s: float = 120) -> None:
-    """Wait until the workers' group ("cityops") committed ``records`` hotline events: each one was handled."""
+    """Wait until the hotline stage's group ("cityops-hotline") committed ``records`` events: each was handled."""
 
     async def committed() -> int:
-        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id="cityops", enable_auto_commit=False)
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id="cityops-hotline",
+                                    enable_auto_commit=False)
         await consumer.start()
         try:
             parts = consumer.partitions_for_topic(HOTLINE_EVENTS.name)

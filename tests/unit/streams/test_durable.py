@@ -52,11 +52,13 @@ def test_the_bench_fits_answered_fetches_and_reports_where_they_stalled() -> Non
     base, slope = fit_line([1000, 2000, 3000], [12.0, 22.0, 32.0])
     assert (round(base, 6), round(slope, 6)) == (2.0, 10.0)
     bench = DurableBench(batches_per_s=5.0, samples=[
-        FetchSample(1000, 12.0, 2.0, 3.0), FetchSample(2000, 22.0, 2.0, 3.0), FetchSample(3000, None, 2.0, 3.0)])
+        FetchSample(250, 4.5, 2.0, 3.0), FetchSample(500, 7.0, 2.0, 3.0), FetchSample(750, 9.5, 2.0, 3.0),
+        FetchSample(1250, 900.0, 2.0, 3.0),  # past one listing page: off the line, left out of the fit
+        FetchSample(1500, None, 2.0, 3.0)])
     out = bench.as_dict()
-    assert out["fetch_ms_per_1000_objects"] == 10.0 and out["fetch_stalled_at_objects"] == 3000
-    assert out["minutes_to_stall_at_that_rate"] == 10.0
-    assert out["objects_per_partition_per_day"] == 432_000
+    assert (out["fetch_ms_base"], out["fetch_ms_per_1000_objects"]) == (2.0, 10.0)
+    assert out["fetch_stalled_at_objects"] == 1500 and out["minutes_to_stall_at_that_rate"] == 5.0
+    assert out["objects_per_partition_per_day"] == 432_000 and out["fetch_ms_after_a_day"] == -1
 
 
 def test_start_up_says_whether_data_is_durable(tmp_path) -> None:
