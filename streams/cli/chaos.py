@@ -40,8 +40,9 @@ from streams.cli.chaos_checks import (
     render_table,
     write_png,
 )
-from streams.client import read_topic, wait_ready
+from streams.client import wait_ready
 from streams.embedded import ChildProcess, EmbeddedStack
+from streams.log_reader import read_log
 from streams.replay import SPB_FILE, load_events, replay_events
 from streams.settings import settings
 from streams.topics import CASE_EVENTS, DEADLETTER, DISPATCH_TASKS, OBSERVATIONS
@@ -126,30 +127,22 @@ class ChaosRun:
         self.stack.stop()
 
 
-def _records(bootstrap: str, topic: str, quiet_s: float = 3.0, timeout_s: float = 120.0) -> list[dict[str, Any]]:
-    """Every record of ``topic`` as JSON, read until nothing new came for ``quiet_s``.
+def _records(bootstrap: str, topic: str) -> list[dict[str, Any]]:
+    """Every record of ``topic`` as JSON, to the fetches' high watermark (never ListOffsets: DESIGN.md)."""
+    out: list[dict[str, Any]] = []
 
-    Not "until the end offsets": the embedded broker can report an end short of the log (DESIGN.md).
-    """
-    state = {"n": -1, "since": time.monotonic()}
-
-    def quiet(records: list[Any]) -> bool:
-        if len(records) != state["n"]:
-            state["n"], state["since"] = len(records), time.monotonic()
-        return time.monotonic() - state["since"] >= quiet_s
-
-    out = []
-    for rec in asyncio.run(read_topic(bootstrap, topic, until=quiet, timeout_s=timeout_s)):
+    def keep(rec: Any) -> None:
         with contextlib.suppress(ValueError, TypeError):
             out.append(json.loads(rec.value))
+
+    asyncio.run(read_log(bootstrap, topic, keep))
     return out
 
 
 def _accounted(bootstrap: str, event_ids: list[str]) -> int:
     """Complaints already in a case or dead-lettered (the pipeline has settled when this stops moving)."""
-    check = check_complaints_in_one_case(event_ids, _records(bootstrap, OBSERVATIONS.name, quiet_s=1.0),
-                                         _records(bootstrap, CASE_EVENTS.name, quiet_s=1.0),
-                                         _records(bootstrap, DEADLETTER.name, quiet_s=1.0))
+    check = check_complaints_in_one_case(event_ids, _records(bootstrap, OBSERVATIONS.name),
+                                         _records(bootstrap, CASE_EVENTS.name), _records(bootstrap, DEADLETTER.name))
     return check.counts["in_one_case"] + check.counts["dead_lettered"] + check.counts["in_several_cases"]
 
 

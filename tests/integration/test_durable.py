@@ -23,6 +23,7 @@ from aiokafka.structs import OffsetAndMetadata
 from streams.cli.chaos_checks import check_complaints_in_one_case
 from streams.client import StackInfo, producer, read_topic, wait_ready
 from streams.embedded import EmbeddedStack, free_port
+from streams.log_reader import read_log
 from streams.replay import SPB_FILE, load_events, replay_events
 from streams.topics import CASE_EVENTS, DEADLETTER, DISPATCH_TASKS, HOTLINE_EVENTS, OBSERVATIONS
 
@@ -105,15 +106,10 @@ def _up(data_dir: Path, durable: Path) -> tuple[subprocess.Popen[str], list[str]
 
 
 def _json(bootstrap: str, topic: str) -> list[dict]:
-    """Every record of ``topic`` until none came for 3 s (end offsets of the embedded broker run short)."""
-    seen = {"n": -1, "at": time.monotonic()}
-
-    def quiet(records: list) -> bool:
-        if len(records) != seen["n"]:
-            seen["n"], seen["at"] = len(records), time.monotonic()
-        return time.monotonic() - seen["at"] > 3
-
-    return [json.loads(r.value) for r in asyncio.run(read_topic(bootstrap, topic, until=quiet, timeout_s=60))]
+    """Every record of ``topic`` as JSON, to the fetches' high watermark."""
+    out: list[dict] = []
+    asyncio.run(read_log(bootstrap, topic, lambda rec: out.append(json.loads(rec.value))))
+    return out
 
 
 def _settled(info: StackInfo, event_ids: list[str], timeout_s: float = 120) -> None:
