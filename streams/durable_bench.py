@@ -183,24 +183,30 @@ def write_chart(result: DurableBench, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     ok = result.answered
-    xs = [s.objects for s in ok]
     base, slope = result.fit
     day = result.day()
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    ax.plot(xs, [s.fetch_ms or 0.0 for s in ok], "o", label="fetch, partition of N objects (median)")
+    ax.plot([s.objects for s in ok], [s.fetch_ms or 0.0 for s in ok], "o",
+            label="fetch, partition of N objects (median)")
     small = [s for s in result.samples if s.fetch_small_ms is not None]
     ax.plot([s.objects for s in small], [s.fetch_small_ms or 0.0 for s in small], "s", ms=4,
             label="fetch, partition of 1 object")
     ax.plot([s.objects for s in result.samples], [s.produce_ms for s in result.samples], "^", ms=4,
             label="produce one batch (median)")
-    ax.plot(xs, [base + slope * x / 1000 for x in xs], "-", lw=1, label=f"fit: {base:.1f} ms + {slope:.1f} ms/1000")
+    line = [x for x in (s.objects for s in ok) if x <= LINEAR_UP_TO]
+    ax.plot(line, [base + slope * x / 1000 for x in line], "-", lw=1,
+            label=f"fit up to {LINEAR_UP_TO}: {base:.1f} ms + {slope:.1f} ms/1000 objects")
     if result.stalled_at is not None:
         ax.axvline(result.stalled_at, color="red", ls="--", lw=1,
                    label=f"newest record not fetched within 10 s from {result.stalled_at} objects (Tansu 0.6.0)")
+        minutes = result.stalled_at / result.batches_per_s / 60
+        when = f"stall at {result.stalled_at} objects ({minutes:.0f} min)"
+    else:
+        when = f"fetch ~{day['fetch_ms_after_a_day']:.0f} ms after a day"
+    ax.set_yscale("log")
     ax.set_xlabel("record-batch objects in the partition")
-    ax.set_ylabel("ms")
-    ax.set_title(f"Durable broker (Tansu on SeaweedFS): a day at {result.batches_per_s:g} batches/s/partition = "
-                 f"{day['objects_per_partition_per_day']} objects -> fetch ~{day['fetch_ms_after_a_day']:.0f} ms",
+    ax.set_ylabel("ms (log scale)")
+    ax.set_title(f"Tansu on SeaweedFS at the demo's {result.batches_per_s:g} batches/s/partition: {when}",
                  fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
