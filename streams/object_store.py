@@ -118,19 +118,32 @@ class S3Store:
         except (OSError, urllib.error.HTTPError):
             return False
 
-    def keys(self, prefix: str = "") -> list[str]:
-        """Every object key under ``prefix`` (ListObjectsV2, 1000 a page)."""
-        out: list[str] = []
+    def objects(self, prefix: str = "") -> list[tuple[str, float]]:
+        """Every object under ``prefix`` as (key, last modified in epoch seconds); ListObjectsV2, 1000 a page."""
+        out: list[tuple[str, float]] = []
         token: str | None = None
         while True:
             params = {"list-type": "2", "max-keys": "1000", "prefix": prefix}
             if token:
                 params["continuation-token"] = token
             root = ET.fromstring(self._get(f"{self.endpoint}/{self.bucket}?{urllib.parse.urlencode(params)}"))
-            out.extend(el.text or "" for el in root.iter(f"{_S3_NS}Key"))
+            for item in root.iter(f"{_S3_NS}Contents"):
+                modified = item.findtext(f"{_S3_NS}LastModified") or "1970-01-01T00:00:00Z"
+                stamp = dt.datetime.fromisoformat(modified.replace("Z", "+00:00")).timestamp()
+                out.append((item.findtext(f"{_S3_NS}Key") or "", stamp))
             token = root.findtext(f"{_S3_NS}NextContinuationToken")
             if root.findtext(f"{_S3_NS}IsTruncated") != "true" or not token:
                 return out
+
+    def keys(self, prefix: str = "") -> list[str]:
+        """Every object key under ``prefix``."""
+        return [key for key, _ in self.objects(prefix)]
+
+    def delete(self, key: str) -> None:
+        url = f"{self.endpoint}/{self.bucket}/{urllib.parse.quote(key, safe='/-_.~')}"
+        req = urllib.request.Request(url, method="DELETE", headers=sigv4_headers("DELETE", url, self.creds))
+        with urllib.request.urlopen(req, timeout=10.0):
+            pass
 
     def count_objects(self) -> Counter[str]:
         """Objects per topic (Tansu keys read ``clusters/<id>/topics/<topic>/...``); other keys under ``""``."""

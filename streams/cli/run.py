@@ -12,7 +12,7 @@ from types import FrameType
 from typing import Any
 
 from streams.client import StackInfo, wait_ready
-from streams.durable import ObjectGrowthWatch
+from streams.durable import LogUpkeep
 from streams.embedded import ChildProcess, EmbeddedStack, cpu_plan, free_port
 from streams.replay import SHARED
 from streams.settings import settings
@@ -31,7 +31,7 @@ class Supervisor:
         self.web_port = web_port
         self.web_bind = web_bind
         self.stack = EmbeddedStack(run_dir, durable_dir=durable_dir)
-        self.growth = ObjectGrowthWatch()
+        self.upkeep = LogUpkeep()
         # --pin: each worker on a CPU of its own; the broker, Redis, this process and its shell on the rest.
         self.worker_cpus: list[set[int]] | None = None
         if pin:
@@ -110,7 +110,7 @@ class Supervisor:
                         self.stack.children.remove(child)
                         self._start_worker(name, port)
             if self.stack.store is not None:
-                warning = self.growth.check(self.stack.store)
+                warning = self.upkeep.check(self.stack.store)
                 if warning:
                     print(warning, flush=True)
             time.sleep(1.0)

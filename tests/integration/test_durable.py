@@ -22,10 +22,11 @@ from aiokafka.structs import OffsetAndMetadata
 
 from streams.cli.chaos_checks import check_complaints_in_one_case
 from streams.client import StackInfo, producer, read_topic, wait_ready
+from streams.durable import expired
 from streams.embedded import EmbeddedStack, free_port
 from streams.log_reader import read_log
 from streams.replay import SPB_FILE, load_events, replay_events
-from streams.topics import CASE_EVENTS, DEADLETTER, DISPATCH_TASKS, HOTLINE_EVENTS, OBSERVATIONS
+from streams.topics import CASE_EVENTS, DEADLETTER, DISPATCH_TASKS, HEARTBEATS, HOTLINE_EVENTS, OBSERVATIONS
 
 pytestmark = pytest.mark.integration
 
@@ -82,6 +83,40 @@ def test_records_and_committed_offsets_survive_a_sigterm_of_the_whole_stack(tmp_
         assert asyncio.run(_committed(again.bootstrap, [0, 1])) == {0: 120, 1: 7}
     finally:
         again.stop()
+
+
+def test_batches_past_their_retention_are_deleted_and_fetches_resume_at_the_oldest_kept(tmp_path: Path) -> None:
+    stack = EmbeddedStack(tmp_path / "run", durable_dir=tmp_path / "data").start()
+    assert stack.store is not None
+
+    async def go() -> tuple[int, bytes]:
+        prod = await producer(stack.bootstrap, linger_ms=0)
+        try:
+            for n in range(5):  # five produce requests: five objects
+                await prod.send_and_wait(HEARTBEATS.name, f"beat-{n}".encode(), partition=0)
+        finally:
+            await prod.stop()
+        assert stack.store is not None
+        # An hour later: every heartbeat batch but the newest is past its 10 minutes.
+        gone = expired(stack.store.objects("clusters/"), time.time() + 3600)
+        assert len([k for k in gone if "/heartbeats/partitions/0000000000/" in k]) == 4
+        for key in gone:
+            stack.store.delete(key)
+        consumer = AIOKafkaConsumer(bootstrap_servers=stack.bootstrap, fetch_max_wait_ms=20)
+        await consumer.start()
+        try:
+            tp = TopicPartition(HEARTBEATS.name, 0)
+            consumer.assign([tp])
+            consumer.seek(tp, 0)
+            rec = await asyncio.wait_for(consumer.getone(tp), 30)
+            return rec.offset, rec.value
+        finally:
+            await consumer.stop()
+
+    try:
+        assert asyncio.run(go()) == (4, b"beat-4")
+    finally:
+        stack.stop()
 
 
 def _up(data_dir: Path, durable: Path) -> tuple[subprocess.Popen[str], list[str]]:

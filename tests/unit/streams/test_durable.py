@@ -1,10 +1,18 @@
-"""The durable mode's data-lifetime watch: objects per partition, and a warning once per threshold."""
+"""The durable mode's data lifetime: retention per topic, objects per partition, a warning once per threshold."""
 
 from __future__ import annotations
 
 from collections import Counter
 
-from streams.durable import STALL_OBJECTS, WARN_AT, ObjectGrowthWatch, fetch_ms_estimate, objects_per_partition
+from streams.durable import (
+    STALL_OBJECTS,
+    WARN_AT,
+    LogUpkeep,
+    expired,
+    fetch_ms_estimate,
+    objects_per_partition,
+    retention_s,
+)
 from streams.durable_bench import DurableBench, FetchSample, fit_line
 from streams.embedded import EmbeddedStack
 
@@ -21,7 +29,7 @@ def test_only_record_batches_count_per_partition() -> None:
 
 
 def test_each_threshold_warns_once_naming_the_fullest_partition() -> None:
-    watch = ObjectGrowthWatch()
+    watch = LogUpkeep()
     assert watch.warning(Counter({"a/0": WARN_AT[0] - 1})) is None
     first = watch.warning(Counter({"a/0": 10, "case-state/2": WARN_AT[0]}))
     assert first is not None and "case-state/2 holds 500" in first and "README" in first
@@ -30,18 +38,42 @@ def test_each_threshold_warns_once_naming_the_fullest_partition() -> None:
     assert last is not None and watch.warned == set(WARN_AT)
 
 
-def test_the_store_is_counted_at_most_once_per_interval() -> None:
-    calls: list[str] = []
+def test_retention_comes_from_the_topic_registry_heartbeats_kept_short_compacted_kept_forever() -> None:
+    assert retention_s("hotline-events") == 30 * 86400
+    assert retention_s("heartbeats") == 600
+    assert retention_s("case-state") is None and retention_s("not-a-topic") is None
+
+
+def test_expired_batches_go_but_the_newest_of_each_partition_and_compacted_topics_stay() -> None:
+    now = 10_000.0
+    objects = [(_key("heartbeats", 0, n), now - 3600 + n) for n in range(5)]  # all older than 10 min
+    objects += [(_key("heartbeats", 1, 0), now - 3600), (_key("heartbeats", 1, 9), now - 5)]
+    objects += [(_key("case-state", 0, 0), 0.0), (_key("case-state", 0, 1), 1.0)]
+    objects += [(_key("hotline-events", 0, 0), now - 3600)]  # 30 days' retention: stays
+    objects += [("clusters/tansu_cluster/topics/heartbeats/partitions/0000000000/watermark.json", 0.0)]
+    assert sorted(expired(objects, now)) == sorted(
+        [_key("heartbeats", 0, n) for n in range(4)] + [_key("heartbeats", 1, 0)])
+
+
+def test_upkeep_trims_then_warns_on_what_is_left_at_most_once_per_interval() -> None:
+    listed: list[str] = []
+    deleted: list[str] = []
 
     class Store:
-        def keys(self, prefix: str = "") -> list[str]:
-            calls.append(prefix)
-            return [_key("t", 0, n) for n in range(WARN_AT[0])]
+        def objects(self, prefix: str = "") -> list[tuple[str, float]]:
+            listed.append(prefix)
+            old = [(_key("heartbeats", 0, n), 0.0) for n in range(WARN_AT[0] + 10)]
+            return old + [(_key("case-events", 0, n), 0.0) for n in range(WARN_AT[0] - 1)]
 
-    watch = ObjectGrowthWatch(interval_s=60)
-    assert watch.check(Store(), now=100.0) is not None  # type: ignore[arg-type]
-    assert watch.check(Store(), now=130.0) is None  # type: ignore[arg-type]
-    assert calls == ["clusters/"]
+        def delete(self, key: str) -> None:
+            deleted.append(key)
+
+    upkeep = LogUpkeep(interval_s=60)
+    # The heartbeats would pass the first threshold, but all of them but the newest expire first.
+    assert upkeep.check(Store(), now=100.0, wall=10_000.0) is None  # type: ignore[arg-type]
+    assert len(deleted) == WARN_AT[0] + 9 and upkeep.deleted == len(deleted)
+    assert upkeep.check(Store(), now=130.0) is None  # type: ignore[arg-type]
+    assert listed == ["clusters/"]
 
 
 def test_fetch_estimate_grows_with_objects() -> None:
