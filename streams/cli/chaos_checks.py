@@ -46,7 +46,8 @@ class Check:
 
 
 def _observation_of(event: Mapping[str, Any]) -> str:
-    return str(event.get("observation_id") or (event.get("detail") or {}).get("observation_id") or "")
+    """The observation a case event attached (``report``, schema v2), or ``""``."""
+    return str((event.get("report") or {}).get("observation_id") or "")
 
 
 def case_assignments(case_events: Iterable[Mapping[str, Any]]) -> dict[str, set[str]]:

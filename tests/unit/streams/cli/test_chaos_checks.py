@@ -22,8 +22,8 @@ def _obs(event_id: str) -> dict:
 
 
 def _ev(event_id: str, case_id: str, type_: str, obs: str = "", **extra) -> dict:
-    detail = {"observation_id": obs} if obs else {}
-    return {"event_id": event_id, "case_id": case_id, "type": type_, "detail": detail, **extra}
+    report = {"observation_id": obs, "source": "hotline"} if obs else None
+    return {"event_id": event_id, "case_id": case_id, "type": type_, "report": report, **extra}
 
 
 def _dead(key: str, reason: str = "invalid_report") -> dict:
