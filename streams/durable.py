@@ -31,8 +31,8 @@ __all__ = ["FETCH_MS_BASE", "FETCH_MS_PER_1000_OBJECTS", "STALL_OBJECTS", "WARN_
 
 # Measured by `cityops bench durable` on the project's 2-core machine (see README, "Data lifetime"):
 # fetch latency = base + slope * objects in the partition, below one listing page.
-FETCH_MS_BASE = 8.0
-FETCH_MS_PER_1000_OBJECTS = 10.0
+FETCH_MS_BASE = 5.3
+FETCH_MS_PER_1000_OBJECTS = 11.5
 # Where fetches of a partition's newest records stop answering (Tansu 0.6.0, SeaweedFS 4.48).
 STALL_OBJECTS = 1_000
 WARN_AT = (STALL_OBJECTS // 2, STALL_OBJECTS * 8 // 10, STALL_OBJECTS)

@@ -68,9 +68,9 @@ class DurableBench:
         stalled = self.stalled_at is not None and objects >= (self.stalled_at or 0)
         return {"objects_per_partition_per_day": round(objects),
                 "fetch_ms_after_a_day": -1 if stalled else round(base + slope * objects / 1000, 1),
-                "objects_at_200ms_fetch": round((200 - base) / slope * 1000) if slope > 0 else -1,
+                "objects_at_200ms_fetch": round((200 - base) / slope * 1000) if slope > 0 and not stalled else -1,
                 "hours_to_200ms_fetch": round((200 - base) / slope * 1000 / self.batches_per_s / 3600, 1)
-                if slope > 0 and self.batches_per_s > 0 else -1}
+                if slope > 0 and self.batches_per_s > 0 and not stalled else -1}
 
     def as_dict(self) -> dict[str, Any]:
         base, slope = self.fit
