@@ -3,9 +3,9 @@
 Tansu writes one S3 object per produce batch and lists a partition's objects on
 every fetch; it has no retention and no DeleteRecords. Measured with Tansu 0.6.0
 on SeaweedFS 4.48 (``cityops bench durable``): fetches slow down with the
-objects of a partition, and past about 1,000 objects a fetch of the newest
-records stops answering (after a broker restart, exactly from the 1,001st).
-Consumers then stall.
+objects of a partition, past about 1,500 objects a fetch of the newest records
+stops answering, and after a broker restart every batch from the 1,001st on is
+out of reach. Consumers then stall.
 
 :class:`LogUpkeep` runs in the supervisor of ``cityops up --durable`` once a
 minute. It applies each topic's retention (``streams.topics``) by deleting
@@ -33,7 +33,7 @@ __all__ = ["FETCH_MS_BASE", "FETCH_MS_PER_1000_OBJECTS", "STALL_OBJECTS", "WARN_
 # fetch latency = base + slope * objects in the partition, below one listing page.
 FETCH_MS_BASE = 5.3
 FETCH_MS_PER_1000_OBJECTS = 11.5
-# Where fetches of a partition's newest records stop answering (Tansu 0.6.0, SeaweedFS 4.48).
+# Past this, a restarted broker serves none of a partition's newer batches (Tansu 0.6.0, SeaweedFS 4.48).
 STALL_OBJECTS = 1_000
 WARN_AT = (STALL_OBJECTS // 2, STALL_OBJECTS * 8 // 10, STALL_OBJECTS)
 # Readiness needs only the last few heartbeats; an hour of them (1,800 a partition) would pass the stall.
