@@ -99,3 +99,21 @@ def test_start_up_says_whether_data_is_durable(tmp_path) -> None:
     assert durable.describe_storage().startswith(f"data: DURABLE under {tmp_path / 'd'}")
     assert durable.producer_env() == {"CITYOPS_PRODUCER_LINGER_MS": "50"}
     assert EmbeddedStack(tmp_path).producer_env() == {}
+
+
+def test_a_stop_takes_workers_then_tansu_then_seaweedfs_then_valkey(tmp_path) -> None:
+    stopped: list[str] = []
+
+    class Child:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def stop(self, timeout: float = 10.0) -> None:
+            stopped.append(self.name)
+
+    stack = EmbeddedStack(tmp_path, durable_dir=tmp_path / "d")
+    # Start order, and a worker restarted later (appended last).
+    stack.children = [Child(n) for n in ("seaweedfs", "valkey", "tansu", "worker-1", "worker-2")]  # type: ignore[misc]
+    stack.stop()
+    assert stopped == ["worker-1", "worker-2", "tansu", "seaweedfs", "valkey"]
+    assert stack.children == []
