@@ -139,6 +139,9 @@ class S3Store:
         """Every object key under ``prefix``."""
         return [key for key, _ in self.objects(prefix)]
 
+    def get(self, key: str) -> bytes:
+        return self._get(f"{self.endpoint}/{self.bucket}/{urllib.parse.quote(key, safe='/-_.~')}")
+
     def delete(self, key: str) -> None:
         url = f"{self.endpoint}/{self.bucket}/{urllib.parse.quote(key, safe='/-_.~')}"
         req = urllib.request.Request(url, method="DELETE", headers=sigv4_headers("DELETE", url, self.creds))

@@ -1,9 +1,10 @@
-"""``cityops bench durable``: fetch latency of the durable embedded broker against its object count."""
+"""``cityops bench durable`` (fetch time against object count); ``cityops durable export`` (the log, from S3)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import sys
 import tempfile
@@ -13,7 +14,9 @@ from typing import Any
 from streams.cli import command_group
 from streams.durable_bench import FetchSample, probe_after_restart, run_durable_bench, write_chart
 from streams.embedded import EmbeddedStack
+from streams.object_log import LogRecord, partitions, read_partition
 from streams.settings import settings
+from streams.topics import TOPICS
 
 __all__ = ["register"]
 
@@ -62,7 +65,55 @@ def cmd_bench_durable(args: argparse.Namespace) -> int:
     return 0
 
 
+def _text(data: bytes | None) -> dict[str, str] | None:
+    if data is None:
+        return None
+    try:
+        return {"utf8": data.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {"base64": base64.b64encode(data).decode()}
+
+
+def _line(rec: LogRecord) -> str:
+    return json.dumps({"partition": rec.partition, "offset": rec.offset, "timestamp_ms": rec.timestamp_ms,
+                       "key": _text(rec.key), "value": _text(rec.value)}, ensure_ascii=False)
+
+
+def cmd_durable_export(args: argparse.Namespace) -> int:
+    """Every stored record of the chosen topics as JSON lines, read from the S3 objects (the stack must be down)."""
+    durable = Path(args.dir).resolve()
+    if not (durable / "seaweedfs").is_dir():
+        raise RuntimeError(f"{durable} holds no durable data (no seaweedfs folder): was it `cityops up --durable`?")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="cityops-export-") as scratch:
+        stack = EmbeddedStack(Path(scratch), durable_dir=durable)
+        try:
+            stack.start_object_store()
+            assert stack.store is not None
+            for topic in args.topic or sorted(TOPICS):
+                count = 0
+                with open(out / f"{topic}.jsonl", "w", encoding="utf-8") as fh:
+                    for partition in partitions(stack.store, topic):
+                        for rec in read_partition(stack.store, topic, partition):
+                            fh.write(_line(rec) + "\n")
+                            count += 1
+                print(f"{topic:>16}: {count} records -> {out / f'{topic}.jsonl'}", flush=True)
+        finally:
+            stack.stop()
+    return 0
+
+
 def register(sub: Any) -> None:
+    d = sub.add_parser("durable", help="the durable mode's data (cityops up --durable DIR)")
+    what = d.add_subparsers(dest="durable", required=True, metavar="WHAT")
+    e = what.add_parser("export", help="every stored record as JSON lines, read from the S3 objects without the "
+                                       "broker (reaches what a stalled Tansu no longer serves); stop the stack first")
+    e.add_argument("dir", help="the DIR given to cityops up --durable")
+    e.add_argument("--topic", action="append", help="topic to export (repeatable; default: every registry topic)")
+    e.add_argument("--out", default=str(settings.data_dir / "export"), help="folder for <topic>.jsonl")
+    e.set_defaults(func=cmd_durable_export)
+
     b = command_group(sub, "bench", "benchmarks (figures and ratios measured in one run)").add_parser(
         "durable", help="durable broker: fetch latency vs S3 objects per partition, extrapolated to a day")
     b.add_argument("--batches", type=int, default=12000, help="one-batch produce requests to write (default 12000)")

@@ -25,6 +25,7 @@ from streams.client import StackInfo, producer, read_topic, wait_ready
 from streams.durable import expired
 from streams.embedded import EmbeddedStack, free_port
 from streams.log_reader import read_log
+from streams.object_log import partitions, read_partition
 from streams.replay import SPB_FILE, load_events, replay_events
 from streams.topics import CASE_EVENTS, DEADLETTER, DISPATCH_TASKS, HEARTBEATS, HOTLINE_EVENTS, OBSERVATIONS
 
@@ -81,6 +82,12 @@ def test_records_and_committed_offsets_survive_a_sigterm_of_the_whole_stack(tmp_
                                          timeout_s=60))
         assert sorted(r.value for r in records) == sorted(f"v{i}".encode() for i in range(300))
         assert asyncio.run(_committed(again.bootstrap, [0, 1])) == {0: 120, 1: 7}
+        # The same log read from the S3 objects without the broker (cityops durable export).
+        assert again.store is not None
+        direct = [r for p in partitions(again.store, HOTLINE_EVENTS.name)
+                  for r in read_partition(again.store, HOTLINE_EVENTS.name, p)]
+        assert sorted(r.value for r in direct) == sorted(f"v{i}".encode() for i in range(300))
+        assert {(r.partition, r.offset) for r in direct} == {(r.partition, r.offset) for r in records}
     finally:
         again.stop()
 
