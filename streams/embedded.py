@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import fcntl
 import os
 import signal
 import socket
@@ -180,6 +181,7 @@ class EmbeddedStack:
     infra_cpus: set[int] | None = None  # CPU affinity of the broker and Redis (``None``: any)
     durable_dir: Path | None = None
     store: S3Store | None = None  # the durable mode's S3 bucket, once SeaweedFS serves it
+    _lock: int | None = None  # the durable folder's lock, held while this stack runs
 
     def describe_storage(self) -> str:
         """The one line ``cityops up`` prints: where the data lives and what survives a stop."""
@@ -204,10 +206,27 @@ class EmbeddedStack:
         """SeaweedFS first (durable mode), then valkey, then Tansu: each waits for what it needs."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
         if self.durable_dir is not None:
+            self.lock_durable_dir()
             self.start_object_store()
         self.start_redis()
         self.start_broker()
         return self
+
+    def lock_durable_dir(self) -> None:
+        """Take ``durable_dir``'s lock: two stacks writing one SeaweedFS folder would corrupt it."""
+        assert self.durable_dir is not None
+        self.durable_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.durable_dir / "cityops.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise RuntimeError(f"{self.durable_dir} is in use by another cityops stack (pid {holder}); "
+                               f"stop it first") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._lock = fd
 
     def start_object_store(self, timeout_s: float = 60.0) -> ChildProcess:
         """SeaweedFS with its data in ``durable_dir/seaweedfs``; returns once a signed list of the bucket works.
@@ -285,6 +304,9 @@ class EmbeddedStack:
         for child in sorted(self.children, key=lambda c: rank.get(c.name, 0)):
             child.stop(timeout=30.0 if child.name in rank else 10.0)
         self.children.clear()
+        if self._lock is not None:
+            os.close(self._lock)  # closing releases the flock
+            self._lock = None
 
     def worker_env(self, web_port: int, worker_id: str, city: str = "spb") -> dict[str, str]:
         return {

@@ -89,6 +89,7 @@ def cmd_durable_export(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="cityops-export-") as scratch:
         stack = EmbeddedStack(Path(scratch), durable_dir=durable)
         try:
+            stack.lock_durable_dir()  # refuses while a stack runs on DIR
             stack.start_object_store()
             assert stack.store is not None
             for topic in args.topic or sorted(TOPICS):

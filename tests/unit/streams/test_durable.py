@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
+
+import pytest
 
 from streams.durable import (
     STALL_OBJECTS,
@@ -117,3 +120,14 @@ def test_a_stop_takes_workers_then_tansu_then_seaweedfs_then_valkey(tmp_path) ->
     stack.stop()
     assert stopped == ["worker-1", "worker-2", "tansu", "seaweedfs", "valkey"]
     assert stack.children == []
+
+
+def test_one_durable_folder_serves_one_stack_at_a_time(tmp_path) -> None:
+    first = EmbeddedStack(tmp_path / "run-1", durable_dir=tmp_path / "d")
+    first.lock_durable_dir()
+    second = EmbeddedStack(tmp_path / "run-2", durable_dir=tmp_path / "d")
+    with pytest.raises(RuntimeError, match=f"in use by another cityops stack \\(pid {os.getpid()}\\)"):
+        second.lock_durable_dir()
+    first.stop()
+    second.lock_durable_dir()  # released with the first stack
+    second.stop()
