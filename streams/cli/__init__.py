@@ -24,6 +24,8 @@ COMMAND_MODULES = [
     "streams.cli.text",
     "streams.cli.web",
     "streams.cli.open311",
+    "streams.cli.durable",
+    "streams.cli.chaos",
 ]
 
 

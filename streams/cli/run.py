@@ -12,6 +12,7 @@ from types import FrameType
 from typing import Any
 
 from streams.client import StackInfo, wait_ready
+from streams.durable import LogUpkeep
 from streams.embedded import ChildProcess, EmbeddedStack, cpu_plan, free_port
 from streams.replay import SHARED
 from streams.settings import settings
@@ -23,13 +24,14 @@ class Supervisor:
     """Starts the embedded broker and Redis (unless URLs are given) and N workers; stops all of them."""
 
     def __init__(self, workers: int, city: str, run_dir: Path, web_port: int, pin: bool = False,
-                 web_bind: str = "127.0.0.1") -> None:
+                 web_bind: str = "127.0.0.1", durable_dir: Path | None = None) -> None:
         self.workers = workers
         self.city = city
         self.run_dir = run_dir
         self.web_port = web_port
         self.web_bind = web_bind
-        self.stack = EmbeddedStack(run_dir)
+        self.stack = EmbeddedStack(run_dir, durable_dir=durable_dir)
+        self.upkeep = LogUpkeep()
         # --pin: each worker on a CPU of its own; the broker, Redis, this process and its shell on the rest.
         self.worker_cpus: list[set[int]] | None = None
         if pin:
@@ -50,8 +52,10 @@ class Supervisor:
             self.stack.kafka_port = int(kafka.rsplit(":", 1)[1])
             self.stack.redis_port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
             print(f"using broker {kafka} and Redis {redis_url} from the environment")
+            print("data: in the external broker and Redis (durable as they are configured)", flush=True)
         else:
-            print(f"starting embedded Kafka-protocol broker (Tansu) and Redis (valkey) under {self.run_dir} ...")
+            print(self.stack.describe_storage(), flush=True)
+            print(f"starting embedded Kafka-protocol broker (Tansu) and Redis (valkey), logs under {self.run_dir} ...")
             self.stack.start()
             kafka, redis_url = self.stack.kafka_url, self.stack.redis_url
         for n in range(1, self.workers + 1):
@@ -105,6 +109,10 @@ class Supervisor:
                         print(f"{name} exited with {child.proc.returncode}; restarting it", flush=True)
                         self.stack.children.remove(child)
                         self._start_worker(name, port)
+            if self.stack.store is not None:
+                warning = self.upkeep.check(self.stack.store)
+                if warning:
+                    print(warning, flush=True)
             time.sleep(1.0)
 
     def stop(self) -> None:
@@ -150,8 +158,11 @@ def _install_stop_handlers(sup: Supervisor) -> None:
 
 
 def _supervisor(args: argparse.Namespace) -> Supervisor:
-    run_dir = settings.data_dir / "run" / time.strftime("%Y%m%d-%H%M%S")
-    return Supervisor(args.workers, args.city, run_dir, args.web_port, getattr(args, "pin", False), args.bind)
+    durable = getattr(args, "durable", None)
+    durable_dir = Path(durable).resolve() if durable else None
+    run_dir = (durable_dir or settings.data_dir) / "run" / time.strftime("%Y%m%d-%H%M%S")
+    return Supervisor(args.workers, args.city, run_dir, args.web_port, getattr(args, "pin", False), args.bind,
+                      durable_dir)
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -222,6 +233,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bind", default=settings.web_bind, metavar="ADDRESS",
                    help="interface the web servers listen on (default CITYOPS_WEB_BIND or 127.0.0.1; "
                         "0.0.0.0 exposes the console, Open311 and /metrics to the network)")
+    p.add_argument("--durable", metavar="DIR", default=None,
+                   help="keep the broker log, committed offsets and Redis (AOF) on disk under DIR, so a stop and "
+                        "start brings every case and task back (default: in memory, lost on stop)")
 
 
 def register(sub: Any) -> None:
