@@ -7,7 +7,7 @@ Four consumers, each a thin adapter from one topic to Redis:
   indexes the console, Open311 and the SLA follow-up read;
 * :data:`PROJECT_ALERTS` (``alerts``, a batch consumer): publish each alert on
   ``ALERTS_CHANNEL`` (every web worker fans it out to its consoles) and keep the
-  latest 200 in ``ALERTS_RECENT``;
+  latest 200 in ``ALERTS_RECENT`` and in its department's own list;
 * :data:`PROJECT_TASKS` (``dispatch-tasks``, a batch consumer): put each task on its
   department's board;
 * the boards' step (``case-events``, a batch consumer): move the task along its board
@@ -47,6 +47,7 @@ __all__ = [
     "apply_field_update",
     "board_update",
     "case_document",
+    "keep_alert",
     "merge_task",
     "stages",
     "update_boards",
@@ -149,15 +150,24 @@ def _dicts(events: Sequence[RecordEvent], cls: type[Record], out: Outbox) -> lis
     return decoded
 
 
+def keep_alert(pipe: Any, line: str, department: str) -> None:
+    """Queue one alert onto the city's recent list and its department's (a redelivered copy replaces itself).
+
+    A department's history is its own list: the city-wide one would show it only a window of it.
+    """
+    for recent in [keys.ALERTS_RECENT] + ([keys.alerts_recent_of(department)] if department else []):
+        pipe.lrem(recent, 0, line)
+        pipe.lpush(recent, line)
+        pipe.ltrim(recent, 0, RECENT_ALERTS - 1)
+
+
 async def _project_alerts(events: Sequence[RecordEvent], out: Outbox) -> None:
     started = time.perf_counter()
     pipe = redis().pipeline(transaction=True)
     for alert in _dicts(events, Alert, out):
         line = _dumps(alert)
-        pipe.lrem(keys.ALERTS_RECENT, 0, line)
-        pipe.lpush(keys.ALERTS_RECENT, line)
+        keep_alert(pipe, line, alert["department"])
         pipe.publish(keys.ALERTS_CHANNEL, line)
-    pipe.ltrim(keys.ALERTS_RECENT, 0, RECENT_ALERTS - 1)
     await pipe.execute()
     observe_batch("console.alerts", started, len(events))
 

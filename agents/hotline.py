@@ -89,6 +89,7 @@ def to_observation(
         # count, which the router reads again when it re-routes the case.
         has_address=_has_address(event),
         petition=event.petition,
+        address=(event.address or "")[:300],
         **route.observation_fields(),
     )
 

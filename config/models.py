@@ -15,6 +15,7 @@ from config.history.mapping import HistorySource
 
 __all__ = [
     "AutoDispatch",
+    "Basemap",
     "Camera",
     "CameraZone",
     "CaseKind",
@@ -44,6 +45,25 @@ class GeoPoint(_Strict):
     lon: float = Field(ge=-180, le=180, description="Longitude, WGS84 degrees")
 
 
+class Basemap(_Strict):
+    """Street map under the console's cases; empty: the district outlines alone (works offline)."""
+
+    tile_url: str = Field(
+        default="", description="XYZ raster tile URL, https://host/{z}/{x}/{y}.png; the console's CSP allows its origin"
+    )
+    pmtiles: str = Field(default="", description="Local raster PMTiles file (path, absolute or relative to the repo)")
+    attribution: str = Field(default="", description="Credit shown on the map, as the tiles' licence requires")
+    max_zoom: int = Field(default=19, ge=1, le=22, description="Deepest zoom the tiles exist for")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Basemap:
+        if self.tile_url and self.pmtiles:
+            raise ValueError("basemap: give tile_url or pmtiles, not both")
+        if self.tile_url and not self.tile_url.startswith(("https://", "http://")):
+            raise ValueError(f"basemap.tile_url must be an http(s) URL, got {self.tile_url!r}")
+        return self
+
+
 class CitySettings(_Strict):
     id: str = Field(description="Short identifier of the city, e.g. 'spb'")
     name: str = Field(description="Display name")
@@ -51,6 +71,7 @@ class CitySettings(_Strict):
     languages: list[str] = Field(default_factory=list, description="ISO 639-1 codes expected on the hotline")
     center: GeoPoint = Field(description="Map centre")
     h3_resolution: int = Field(default=8, ge=0, le=15, description="H3 resolution of heat-map cells")
+    basemap: Basemap = Field(default_factory=Basemap, description="Street map tiles for the console (optional)")
 
 
 class District(_Strict):

@@ -82,9 +82,10 @@ CASE_EVENT_TYPES = (
     "reminder",
     "escalated",
     "digest",
+    "confirmed",
 )
 FIELD_ACTIONS = ("acknowledge", "start", "resolve", "reject")
-CASE_COMMAND_TYPES = ("attach", "dispatched", "triaged", "field", "sla", "verify", "assign")
+CASE_COMMAND_TYPES = ("attach", "dispatched", "triaged", "field", "sla", "verify", "assign", "review")
 # The longest id a record carries (event, observation, case, update ids).
 ID_MAX = 200
 
@@ -188,6 +189,7 @@ class Observation(Record):
     # hotline report) and petition count (the router weighs repeats when it re-routes the case).
     has_address: bool | None = None
     petition: int = 1
+    address: str = ""  # the place as the reporter wrote it (hotline); crews read it on their task card
 
 
 @dataclass(kw_only=True)
@@ -238,6 +240,7 @@ class CaseCommand(Record):
     by: str = ""  # assign, verify: who asked
     sla: str = ""  # sla: reminder, escalate or close
     violation: str = ""  # verify: what the camera saw after the fix (present, absent)
+    verdict: str = ""  # review: an operator's word on a camera detection (confirmed, false_positive)
 
 
 @dataclass(kw_only=True)
@@ -256,6 +259,8 @@ class Report(Part):
     location_precision: str = "exact"
     has_address: bool | None = None
     petition: int = 1
+    address: str = ""  # as the reporter wrote it
+    bbox: list[float] = field(default_factory=list)  # a camera's box (normalised x0, y0, x1, y1)
 
 
 @dataclass(kw_only=True)
@@ -331,6 +336,7 @@ class CaseState(Record):
     observation_ids: list[str] = field(default_factory=list)
     reminded: float = 0.0
     escalated: float = 0.0
+    close_reason: str = ""  # why it closed without a fix (false_positive: an operator dismissed the detection)
     seq: int = 0
     applied: list[str] = field(default_factory=list)
     recent_events: list[CaseEvent] = field(default_factory=list)
@@ -482,6 +488,7 @@ FIELD_RULES: dict[str, dict[str, dict[str, Any]]] = {
         "dispatch_no": {"minimum": 0},
         "sla": {"enum": ["", "reminder", "escalate", "close"]},
         "violation": {"enum": ["", "present", "absent"]},
+        "verdict": {"enum": ["", "confirmed", "false_positive"]},
     },
     "CaseEvent": {
         "type": {"enum": list(CASE_EVENT_TYPES)},

@@ -12,17 +12,22 @@ __all__ = [
     "CASE_INDEX_READY",
     "OPEN311_REQUESTS",
     "PREFIX",
+    "REVIEW_EXAMPLES",
     "SLA_DEADLINES",
+    "alerts_recent_of",
     "camera_last_frame",
     "case_doc",
     "case_geo",
+    "case_photos",
     "case_seen",
     "cases_by_status",
     "dispatch_claim",
     "evidence",
+    "field_photo",
     "input_seen",
     "observation_case",
     "open311_request",
+    "review_frame",
     "tasks_of",
 ]
 
@@ -31,6 +36,13 @@ PREFIX = "cityops:"
 ALERTS_CHANNEL = PREFIX + "alerts"
 # Capped list of the latest alerts (JSON), newest first, for a console that just connected.
 ALERTS_RECENT = PREFIX + "alerts:recent"
+
+
+def alerts_recent_of(department: str) -> str:
+    """Capped list of one department's latest alerts (JSON), newest first: its own history, not a city window."""
+    return f"{PREFIX}alerts:recent:{department}"
+
+
 # Set when the geo index of open cases has been rebuilt from the case log.
 CASE_INDEX_READY = PREFIX + "cases:index-ready"
 
@@ -63,6 +75,25 @@ def dispatch_claim(case_id: str, dispatch_no: int) -> str:
 def evidence(observation_id: str) -> str:
     """JPEG evidence snapshot (people blurred) of one camera observation; expires with the case window."""
     return f"{PREFIX}evidence:{observation_id}"
+
+
+def field_photo(update_id: str) -> str:
+    """JPEG a crew attached to one field update (a resolve's proof of the fix)."""
+    return f"{PREFIX}field-photo:{update_id}"
+
+
+def case_photos(case_id: str) -> str:
+    """Hash update_id -> JSON (action, time, crew, note) of the field photos of one case."""
+    return f"{PREFIX}case-photos:{case_id}"
+
+
+# Hash case_id -> JSON of an operator's verdict on a camera case (class, box, frame): the next training set.
+REVIEW_EXAMPLES = PREFIX + "review:examples"
+
+
+def review_frame(observation_id: str) -> str:
+    """The reviewed camera frame, kept without expiry as a labelled example (evidence itself expires)."""
+    return f"{PREFIX}review:frame:{observation_id}"
 
 
 def tasks_of(department: str) -> str:

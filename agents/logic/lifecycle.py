@@ -135,6 +135,8 @@ def report_of(obs: Observation) -> Report:
         location_precision=obs.location_precision,
         has_address=obs.has_address,
         petition=obs.petition,
+        address=obs.address,
+        bbox=list(obs.bbox),
     )
 
 
@@ -242,6 +244,19 @@ def _verify(state: CaseState, cmd: CaseCommand, at: float) -> Outcome:
     return Outcome(state, events)
 
 
+def _review(state: CaseState, cmd: CaseCommand, at: float) -> Outcome:
+    """An operator's verdict on what a camera saw: ``confirmed`` changes nothing, ``false_positive`` closes it."""
+    if state.status in CLOSED_STATUSES:
+        return Outcome(state, refused=f"cannot review a case that is {state.status}")
+    if cmd.verdict == "confirmed":
+        return Outcome(state, [_event(state, "confirmed", at, cmd.command_id, by=cmd.by)])
+    if cmd.verdict != "false_positive":
+        return Outcome(state, refused=f"unknown review verdict {cmd.verdict!r}")
+    state.status = "closed"
+    state.close_reason = "false_positive"
+    return Outcome(state, [_event(state, "closed", at, cmd.command_id, why="false_positive", by=cmd.by)])
+
+
 def _sla(state: CaseState, cmd: CaseCommand, at: float) -> Outcome:
     deadline = state.sla_deadline
     if cmd.sla == "close":
@@ -293,6 +308,8 @@ def apply(state: CaseState | None, cmd: CaseCommand, city: CityConfig) -> Outcom
         out = _assign(work, cmd, at)
     elif ctype == "sla":
         out = _sla(work, cmd, at)
+    elif ctype == "review":
+        out = _review(work, cmd, at)
     else:
         return Outcome(state, refused=f"unknown command type {ctype!r}")
     if out.state is not None and (out.events or out.refused):

@@ -13,6 +13,7 @@ WEB_MODULES = [
     "streams.web.ops",
     "streams.web.auth",
     "streams.web.api",
+    "streams.web.casework",
     "streams.web.sse",
     "streams.web.reports",
     "streams.web.open311",

@@ -7,22 +7,25 @@ field stage owns what it does to the case) and an audit entry.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
 import time
 import uuid
+from functools import cache
 from typing import Any
 
 from faust import web
 
 from agents.logic.tasks import next_task_status
+from detectors.text import Router, load_router
 from schemas.records import CASE_STATUSES, SCHEMA_VERSION, CaseCommand, FieldUpdate
 from streams import redis_keys as keys
 from streams.app import app, city, produce, redis
 from streams.redis_keys import AUDIT_RECENT
 from streams.topics import CASE_COMMANDS, FIELD_UPDATES
-from streams.web import store
+from streams.web import store, workbench
 from streams.web.access import (
     Principal,
     Role,
@@ -33,6 +36,7 @@ from streams.web.access import (
 )
 from streams.web.audit import audit
 from streams.web.auth import authenticate
+from streams.web.console import basemap_of
 from streams.web.http import (
     ApiError,
     client_of,
@@ -49,6 +53,15 @@ __all__ = ["case_filter", "field_update"]
 SOURCES = ("camera", "hotline", "open311")
 MAX_PHOTO_BYTES = 4_000_000
 MAX_NOTE = 5000
+
+
+@cache
+def _router() -> Router:
+    """The city's router, for the triage queue's suggestions (rules and triage only without a model)."""
+    try:
+        return load_router(city())
+    except FileNotFoundError:
+        return Router(city(), None, None)
 
 
 def _department_ids() -> list[str]:
@@ -92,7 +105,11 @@ class Meta(web.View):
                 "departments": departments,
                 "kinds": [{"id": k.id, "label": k.label} for k in c.case_kinds],
                 "categories": [{"id": n.id, "label": n.label} for n in c.taxonomy.nodes if n.level == 1],
-                "labels": {n.id: n.label for n in c.taxonomy.nodes},
+                "labels": workbench.city_labels(c),
+                "cameras": [{"id": cam.id, "name": cam.name or cam.id, "district": cam.district,
+                             "lat": cam.location.lat, "lon": cam.location.lon} for cam in c.cameras],
+                "basemap": basemap_of(c),
+                "all_departments": [{"id": d.id, "name": d.name} for d in c.departments],
                 "statuses": list(CASE_STATUSES),
                 "sources": list(SOURCES),
                 "triage_department": c.routing.triage_department,
@@ -126,7 +143,12 @@ class CaseDetail(web.View):
         # Another department's case reads as absent: its existence is not theirs to know.
         if doc is None or not can_read_case(principal, doc):
             raise ApiError(404, f"no case {case_id}")
-        return json_response(doc)
+        view = workbench.case_view(doc, city())
+        view["field_photos"] = await store.field_photos(redis(), doc)
+        view["review"] = await store.review_of(redis(), case_id)
+        if can_triage(principal) and doc.get("status") in ("triage", "rejected", "new"):
+            (view["suggestions"],) = await asyncio.to_thread(workbench.suggestions, _router(), [doc], city())
+        return json_response(view)
 
 
 @app.page("/api/evidence/{observation_id:.+}")
@@ -159,7 +181,16 @@ class Triage(web.View):
         limit = query_int(request, "limit", 200, 1, 2000)
         triage = store.CaseFilter(statuses=("triage",))
         docs, truncated = await store.load_cases(redis(), principal, triage, limit)
-        cases = sorted((store.summary_of(d) for d in docs), key=lambda c: float(c.get("updated_at") or 0.0))
+        docs.sort(key=lambda d: float(d.get("updated_at") or 0.0))
+        picks = await asyncio.to_thread(workbench.suggestions, _router(), docs, city())
+        labels = workbench.city_labels(city())
+        cases = [
+            {**store.summary_of(d), "text": str(d.get("text") or "")[:workbench.SUMMARY_CHARS],
+             "address": workbench.address_of(d, city()), "photo": workbench.photo_of(d),
+             "category_label": labels.get(str(d.get("category")), d.get("category")),
+             "suggestions": s}
+            for d, s in zip(docs, picks, strict=True)
+        ]
         return json_response({"cases": cases, "count": len(cases), "truncated": truncated})
 
 
@@ -207,7 +238,11 @@ class Tasks(web.View):
         statuses = set(query_list(request, "status"))
         tasks = [t for t in await store.department_tasks(redis(), department)
                  if not statuses or t.get("status") in statuses]
-        return json_response({"department": department, "tasks": tasks, "count": len(tasks)})
+        docs = await store.docs_by_id(redis(), [str(t["case_id"]) for t in tasks])
+        now = time.time()
+        cards = workbench.sort_board([workbench.task_card(t, docs.get(str(t["case_id"])), city(), now)
+                                      for t in tasks])
+        return json_response({"department": department, "tasks": cards, "count": len(cards)})
 
 
 def _photo(body: dict[str, Any]) -> str:
@@ -269,6 +304,9 @@ class TaskAction(web.View):
         except ValueError as exc:
             raise ApiError(409, str(exc)) from exc
         update = field_update(principal, task, action, await json_body(request), time.time())
+        if update.photo_b64:
+            # Kept before the update is produced, like camera evidence: the case shows it once accepted.
+            await store.keep_field_photo(redis(), update, base64.b64decode(update.photo_b64))
         await produce(FIELD_UPDATES, update.case_id, update, wait=True)
         await audit(
             principal.actor,

@@ -76,6 +76,8 @@ def _labels() -> dict[str, str]:
     c = city()
     labels = {n.id: n.label for n in c.taxonomy.nodes}
     labels.update({k.id: k.label for k in c.case_kinds})
+    # A camera case's category is the detector's class: it reads as its case kind's name.
+    labels.update({cls: labels.get(kind, kind) for cls, kind in c.vision.class_kinds.items()})
     labels.update({d.id: d.name for d in c.districts})
     labels.update({d.id: d.name for d in c.departments})
     return labels

@@ -14,6 +14,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from agents.logic.analytics import CaseFacts
+from schemas.records import FieldUpdate
 from streams import redis_keys as keys
 from streams.redis_keys import ANALYTICS_FACTS
 from streams.web.access import Principal, can_read_case, can_read_department, can_see_alert
@@ -22,11 +23,15 @@ __all__ = [
     "CaseFilter",
     "case_of_observation",
     "department_tasks",
+    "docs_by_id",
+    "field_photos",
     "find_task",
+    "keep_field_photo",
     "load_case",
     "load_cases",
     "load_facts",
     "recent_alerts",
+    "review_of",
     "summary_of",
 ]
 
@@ -36,7 +41,7 @@ _MAX_SCAN = 20_000
 _SUMMARY_FIELDS = (
     "case_id", "status", "kind", "category", "reason", "district", "department", "priority",
     "reports", "lat", "lon", "opened_at", "updated_at", "sla_deadline", "route_confidence",
-    "route_source", "first_observed_at",
+    "route_source", "first_observed_at", "close_reason",
 )
 
 
@@ -139,6 +144,40 @@ async def load_case(client: aioredis.Redis, case_id: str) -> dict[str, Any] | No
     return json.loads(raw) if raw else None
 
 
+async def docs_by_id(client: aioredis.Redis, case_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Case documents by id (absent ones left out)."""
+    unique = list(dict.fromkeys(case_ids))
+    return {str(d["case_id"]): d for d in await _docs(client, unique)}
+
+
+PHOTO_KEEP_S = 90 * 86400
+
+
+async def keep_field_photo(client: aioredis.Redis, update: FieldUpdate, jpeg: bytes) -> None:
+    """Store a crew's photo by its update and list it under the case (the update itself goes to the log)."""
+    pipe = client.pipeline(transaction=True)
+    pipe.set(keys.field_photo(update.update_id), jpeg, ex=PHOTO_KEEP_S)
+    pipe.hset(keys.case_photos(update.case_id), update.update_id, json.dumps({
+        "update_id": update.update_id, "action": update.action, "at": update.at, "crew_id": update.crew_id,
+        "note": update.note[:500]}))
+    pipe.expire(keys.case_photos(update.case_id), PHOTO_KEEP_S)
+    await pipe.execute()
+
+
+async def field_photos(client: aioredis.Redis, case: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The photos of crews' updates the case accepted (its timeline names their commands), oldest first."""
+    raw = await client.hgetall(keys.case_photos(str(case["case_id"])))
+    accepted = {str((t.get("detail") or {}).get("command_id") or "") for t in case.get("timeline") or []}
+    photos = [p for p in (json.loads(v) for v in raw.values()) if f"field:{p['update_id']}" in accepted]
+    return sorted(photos, key=lambda p: float(p.get("at") or 0.0))
+
+
+async def review_of(client: aioredis.Redis, case_id: str) -> dict[str, Any] | None:
+    """An operator's verdict on a camera case, if one was given."""
+    raw = await client.hget(keys.REVIEW_EXAMPLES, case_id)
+    return json.loads(raw) if raw else None
+
+
 async def case_of_observation(client: aioredis.Redis, observation_id: str) -> str | None:
     """The case an observation joined (the case stage stores ``case_id|opened``)."""
     raw = await client.get(keys.observation_case(observation_id))
@@ -168,8 +207,9 @@ async def find_task(
 
 
 async def recent_alerts(client: aioredis.Redis, principal: Principal, limit: int) -> list[dict[str, Any]]:
-    """The latest alerts this caller may see, newest first."""
-    raws = await client.lrange(keys.ALERTS_RECENT, 0, -1)
+    """The latest alerts this caller may see, newest first (a department's from its own list)."""
+    source = keys.ALERTS_RECENT if principal.city_wide else keys.alerts_recent_of(principal.department)
+    raws = await client.lrange(source, 0, -1)
     alerts = [json.loads(raw) for raw in raws]
     return [a for a in alerts if can_see_alert(principal, a)][:limit]
 

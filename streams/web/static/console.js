@@ -1,10 +1,12 @@
-// The operators' console: sign-in, live alerts (server-sent events), the case map with filters,
-// case detail with evidence, and the triage, task-board and report pages.
+// The console: sign-in, live alerts (server-sent events), the Leaflet case map with filters, the case panel,
+// and the triage, camera-review, task-board and report pages. Crews and departments start on their board.
 
 import { api, AuthError, el, fmt, STATUS_COLORS } from "./api.js";
 import { renderBoard, renderTriage } from "./boards.js";
+import { renderCase } from "./case.js";
 import { CaseMap } from "./map.js";
 import { renderReports } from "./reports.js";
+import { renderReview } from "./review.js";
 
 const $ = (sel) => document.querySelector(sel);
 const REFRESH_MS = 30000;
@@ -14,13 +16,30 @@ const state = {
   me: null,
   map: null,
   labels: {},
-  districts: {},
   alertIds: new Set(),
   selected: null,
   events: null,
-  label(id) { return this.labels[id] || id || "—"; },
-  districtName(id) { return this.districts[id] || id || "—"; },
-  openCase(id) { showView("map"); openCase(id); },
+  view: "map",
+  label(id) { return (id && this.labels[id]) || id || "—"; },
+  openCase(id) { openCase(id); },
+  closeCase() { state.selected = null; $("#case-panel").hidden = true; state.map?.select(null); },
+  toast(text) {
+    const box = $("#toast");
+    box.textContent = text;
+    box.hidden = false;
+    clearTimeout(state.toastTimer);
+    state.toastTimer = setTimeout(() => { box.hidden = true; }, 4000);
+  },
+  fail(err) { state.toast(`Error: ${err.message}`); },
+  // The worker applies an action through the log; re-read the case and the current page a moment later.
+  refreshSoon(caseId) {
+    for (const ms of [800, 2500]) {
+      setTimeout(() => {
+        if (caseId && state.selected === caseId) openCase(caseId);
+        renderView(state.view);
+      }, ms);
+    }
+  },
 };
 
 function filters() {
@@ -39,16 +58,15 @@ function setupFilters(meta) {
   fillSelect($("#f-category"), meta.categories.map((c) => [c.id, c.label]));
   fillSelect($("#f-kind"), meta.kinds.map((k) => [k.id, k.label]));
   fillSelect($("#f-district"), meta.districts.map((d) => [d.id, d.name]));
-  fillSelect($("#f-status"), meta.statuses.map((s) => [s, s]));
+  fillSelect($("#f-status"), meta.statuses.map((s) => [s, s.replace("_", " ")]));
   fillSelect($("#f-source"), meta.sources.map((s) => [s, s]));
   fillSelect($("#f-department"), meta.departments.map((d) => [d.id, d.name]));
-  for (const select of document.querySelectorAll("#filters select")) select.addEventListener("change", refreshCases);
-  $("#f-heat").addEventListener("change", refreshHeat);
-  $("#legend").replaceChildren(...Object.entries(STATUS_COLORS).map(([status, color]) => {
-    const dot = el("i");
-    dot.style.background = color; // CSSOM, not a style attribute: the CSP forbids inline styles
-    return el("div", {}, dot, status);
-  }));
+  for (const select of document.querySelectorAll("#filters select")) {
+    select.addEventListener("change", () => refreshCases().catch(state.fail));
+  }
+  $("#f-heat").addEventListener("change", () => refreshHeat().catch(state.fail));
+  $("#legend").replaceChildren(...Object.keys(STATUS_COLORS).map((status) =>
+    el("div", {}, el("i", { class: `case-dot status-${status}` }), status.replace("_", " "))));
 }
 
 async function refreshCases() {
@@ -56,6 +74,7 @@ async function refreshCases() {
   state.map.setCases(data.cases);
   state.truncated = data.truncated;
   showCount();
+  await refreshHeat();
 }
 
 function showCount() {
@@ -64,8 +83,8 @@ function showCount() {
 }
 
 async function refreshHeat() {
-  const visible = $("#f-heat").checked && state.me.role !== "field_crew";
-  const heat = visible ? await api("/api/reports/heat?days=30") : { cells: [] };
+  const visible = $("#f-heat").checked;
+  const heat = visible ? await api(`/api/map/heat?${filters()}`) : { cells: [] };
   state.map.setHeat(heat.cells, visible);
 }
 
@@ -77,7 +96,7 @@ function alertItem(alert, fresh) {
   },
   el("div", {}, el("b", {}, alert.title)),
   el("div", { class: "meta" },
-    `${fmt.clock(alert.at)} · ${state.label(alert.kind)} · ${state.districtName(alert.district)} · ${alert.case_id}`));
+    `${fmt.clock(alert.at)} · ${state.label(alert.kind)} · ${state.label(alert.district)}`));
 }
 
 async function onAlert(alert, fresh) {
@@ -86,13 +105,23 @@ async function onAlert(alert, fresh) {
   const list = $("#alerts");
   list.prepend(alertItem(alert, fresh));
   while (list.children.length > 100) list.lastChild.remove();
+  // A department's rejected case is on its way to another department: drop it rather than ask for it (404).
+  if (!["admin", "operator"].includes(state.me.role) && alert.type === "rejected") {
+    state.map.removeCase(alert.case_id);
+    showCount();
+    return;
+  }
+  // Replayed alerts are history: the map already holds what is still this caller's (from /api/cases).
+  if (!fresh) return;
   try {
     const doc = await api(`/api/cases/${encodeURIComponent(alert.case_id)}`);
     state.map.upsertCase(doc, fresh);
     showCount();
-    if (state.selected === alert.case_id) renderCase(doc);
+    if (state.selected === alert.case_id) renderCase(state, doc);
   } catch (err) {
-    state.map.upsertCase({ ...alert, status: alert.status || "new" }, fresh);
+    // Re-routed to another department (or gone): it is no longer this caller's case to show.
+    state.map.removeCase(alert.case_id);
+    showCount();
   }
 }
 
@@ -108,44 +137,18 @@ function connectAlerts() {
   setTimeout(() => { replaying = false; }, 1500);
 }
 
-function row(label, value) {
-  return [el("dt", {}, label), el("dd", {}, value === undefined || value === null || value === "" ? "—" : String(value))];
-}
-
-function renderCase(doc) {
-  const box = $("#case-detail");
-  box.hidden = false;
-  const observations = (doc.observations || []).map((o) => el("div", { class: "obs" },
-    el("div", {}, el("b", {}, o.source || "report"), ` · ${fmt.time(Number(o.at) || o.observed_at)}`,
-      o.confidence ? ` · confidence ${Number(o.confidence).toFixed(2)}` : ""),
-    o.text ? el("div", {}, o.text) : null,
-    o.source === "camera" || o.evidence
-      ? el("img", { src: `/api/evidence/${encodeURIComponent(o.observation_id)}`, alt: `evidence ${o.observation_id}`, loading: "lazy" })
-      : null));
-  const timeline = (doc.timeline || []).slice().reverse().map((t) => el("div", { class: "tl" },
-    `${fmt.time(t.at)} · ${t.type} → ${t.status}${t.department ? ` · ${state.label(t.department)}` : ""}`,
-    t.detail && (t.detail.note || t.detail.why) ? el("div", { class: "muted" }, t.detail.note || t.detail.why) : null));
-  box.replaceChildren(
-    el("h2", {}, `Case ${doc.case_id}`),
-    el("dl", {},
-      row("Status", doc.status), row("Category", state.label(doc.category)), row("Reason", state.label(doc.reason)),
-      row("Kind", state.label(doc.kind)), row("District", state.districtName(doc.district)),
-      row("Department", state.label(doc.department)), row("Priority", doc.priority), row("Reports", doc.reports),
-      row("Route", doc.route_source ? `${doc.route_source} (${fmt.pct(doc.route_confidence)})` : ""),
-      row("Opened", fmt.time(doc.opened_at)), row("Deadline", fmt.time(doc.sla_deadline)),
-      row("Location", `${Number(doc.lat).toFixed(5)}, ${Number(doc.lon).toFixed(5)}`)),
-    el("h3", {}, `Evidence and reports (${(doc.observations || []).length})`), ...observations,
-    el("h3", {}, "Timeline"), ...timeline);
-}
-
 async function openCase(caseId) {
   state.selected = caseId;
-  state.map.select(caseId);
+  state.map?.select(caseId);
   try {
-    renderCase(await api(`/api/cases/${encodeURIComponent(caseId)}`));
+    renderCase(state, await api(`/api/cases/${encodeURIComponent(caseId)}`));
   } catch (err) {
-    $("#case-detail").hidden = false;
-    $("#case-detail").replaceChildren(el("p", { class: "error" }, `${caseId}: ${err.message}`));
+    state.map?.removeCase(caseId);
+    $("#case-panel").hidden = false;
+    $("#case-panel").replaceChildren(
+      el("div", { class: "panel-head" }, el("h2", {}, "Case"),
+        el("button", { class: "close", "aria-label": "close case", onclick: () => state.closeCase() }, "×")),
+      el("p", { class: "error" }, `${caseId}: ${err.message}`));
   }
 }
 
@@ -156,16 +159,23 @@ function allowed(button) {
   return true;
 }
 
-function showView(name) {
-  for (const button of document.querySelectorAll("#tabs button")) button.classList.toggle("active", button.dataset.view === name);
-  for (const view of document.querySelectorAll(".view")) view.classList.toggle("active", view.id === `view-${name}`);
+function renderView(name) {
   const render = {
     map: () => state.map.applyView(),
     triage: () => renderTriage(state),
+    review: () => renderReview(state),
     tasks: () => renderBoard(state, $("#board-department").value),
-    reports: () => renderReports(),
+    reports: () => renderReports((id) => state.label(id)),
   }[name];
-  Promise.resolve(render()).catch((err) => console.error(err));
+  return Promise.resolve(render()).catch(state.fail);
+}
+
+function showView(name) {
+  state.view = name;
+  for (const button of document.querySelectorAll("#tabs button")) button.classList.toggle("active", button.dataset.view === name);
+  for (const view of document.querySelectorAll(".view")) view.classList.toggle("active", view.id === `view-${name}`);
+  document.body.dataset.view = name;
+  return renderView(name);
 }
 
 async function start() {
@@ -173,32 +183,29 @@ async function start() {
   state.meta = meta;
   state.me = meta.me;
   Object.assign(state.labels, meta.labels);
-  for (const item of meta.kinds) state.labels[item.id] = item.label;
-  for (const d of meta.departments) state.labels[d.id] = d.name;
-  for (const d of meta.districts) state.districts[d.id] = d.name;
   $("#login").hidden = true;
   $("#views").hidden = false;
   $("#sign-out").hidden = false;
-  $("#city-name").textContent = `CityOps · ${meta.city.name}`;
-  $("#me").textContent = `${meta.me.name} (${meta.me.role}${meta.me.department ? ` · ${state.label(meta.me.department)}` : ""})`;
+  $("#city-name").textContent = meta.city.name;
+  $("#me").textContent = `${meta.me.name} · ${meta.me.role.replace("_", " ")}${meta.me.department ? ` · ${state.label(meta.me.department)}` : ""}`;
+  document.body.dataset.role = meta.me.role;
   for (const button of document.querySelectorAll("#tabs button")) {
     button.hidden = !allowed(button);
     button.addEventListener("click", () => showView(button.dataset.view));
   }
   const boards = meta.me.department ? [[meta.me.department, state.label(meta.me.department)]]
-    : meta.departments.map((d) => [d.id, d.name]).concat([[meta.triage_department, "triage"]]);
+    : meta.departments.map((d) => [d.id, d.name]).concat([[meta.triage_department, "Triage queue"]]);
   fillSelect($("#board-department"), boards, "choose a department");
   $("#board-department").value = boards.length === 1 ? boards[0][0] : "";
   $("#board-department").addEventListener("change", () => showView("tasks"));
-  $("#report-days").addEventListener("change", () => renderReports());
-  state.map = new CaseMap($("#map"));
+  $("#report-days").addEventListener("change", () => renderView("reports"));
+  state.map = new CaseMap($("#map"), meta, (id) => state.label(id));
   state.map.onSelect = openCase;
-  state.map.setDistricts(meta.districts, meta.city.center);
   setupFilters(meta);
   await refreshCases();
-  refreshHeat().catch((err) => console.error(err));
   connectAlerts();
-  setInterval(() => refreshCases().catch((err) => console.error(err)), REFRESH_MS);
+  setInterval(() => refreshCases().catch((err) => console.warn(err)), REFRESH_MS);
+  if (["department", "field_crew"].includes(meta.me.role)) await showView("tasks");
   document.body.dataset.ready = "true";
 }
 
@@ -224,6 +231,9 @@ window.addEventListener("DOMContentLoaded", () => {
   $("#sign-out").addEventListener("click", signOut);
   start().catch((err) => {
     $("#login").hidden = false;
-    if (!(err instanceof AuthError)) $("#login-error").textContent = err.message;
+    if (!(err instanceof AuthError)) {
+      $("#login-error").textContent = `the console could not start: ${err.message || err}`;
+      console.error(err);
+    }
   });
 });

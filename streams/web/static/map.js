@@ -1,147 +1,176 @@
-// The case map: district outlines from the city config, case points and an H3 heat layer,
-// drawn as SVG in an equirectangular lat/lon frame (longitude scaled by cos(latitude)). No tiles.
+// The case map on Leaflet (served from the xstatic-leaflet PyPI packages, nothing remote): district outlines with
+// labels that keep their size and hide where they would overlap, cases clustered per status, a heat layer
+// built from the same filters as the cases, camera positions, and an optional street basemap.
 
-import { STATUS_COLORS, svg } from "./api.js";
+import { STATUS_COLORS } from "./api.js";
 
-const SCALE = 1000; // SVG units per projected degree
+const L = window.L;
+
+function statusIcon(status, selected) {
+  return L.divIcon({ className: `case-dot status-${status}${selected ? " selected" : ""}`, iconSize: [14, 14] });
+}
+
+function clusterIcon(status) {
+  return (cluster) => L.divIcon({
+    className: `case-cluster status-${status}`,
+    html: `<span>${cluster.getChildCount()}</span>`,
+    iconSize: [34, 34],
+  });
+}
+
+function heatColor(strength) {
+  return `hsl(${Math.round(40 - 40 * strength)}, 95%, 50%)`;
+}
 
 export class CaseMap {
-  constructor(root) {
-    this.root = root;
-    this.layers = {
-      districts: root.querySelector("#layer-districts"),
-      heat: root.querySelector("#layer-heat"),
-      cases: root.querySelector("#layer-cases"),
-    };
-    this.points = new Map();
+  constructor(root, meta, label) {
+    this.label = label;
     this.onSelect = () => {};
-    this.cosLat = 1;
-    this.origin = [0, 0];
-    this.view = { x: 0, y: 0, w: 100, h: 100 };
-    this.enablePanZoom();
-  }
-
-  project(lat, lon) {
-    return [(lon - this.origin[1]) * this.cosLat * SCALE, -(lat - this.origin[0]) * SCALE];
-  }
-
-  setDistricts(districts, center) {
-    this.origin = [center.lat, center.lon];
-    this.cosLat = Math.cos((center.lat * Math.PI) / 180);
-    this.layers.districts.replaceChildren();
-    let [minX, minY, maxX, maxY] = [Infinity, Infinity, -Infinity, -Infinity];
-    for (const d of districts) {
-      const ring = d.polygon.length ? d.polygon : [[d.center.lat, d.center.lon]];
-      const pts = ring.map(([lat, lon]) => this.project(lat, lon));
-      for (const [x, y] of pts) {
-        minX = Math.min(minX, x); minY = Math.min(minY, y); maxX = Math.max(maxX, x); maxY = Math.max(maxY, y);
-      }
-      if (d.polygon.length) {
-        const poly = svg("polygon", { class: "district", points: pts.map((p) => p.join(",")).join(" ") });
-        poly.dataset.district = d.id;
-        poly.append(svg("title"));
-        poly.firstChild.textContent = d.name;
-        this.layers.districts.append(poly);
-      }
-      const [cx, cy] = this.project(d.center.lat, d.center.lon);
-      const label = svg("text", { class: "district-label", x: cx, y: cy, "text-anchor": "middle" });
-      label.textContent = d.name;
-      this.layers.districts.append(label);
+    this.markers = new Map();
+    this.selected = null;
+    this.map = L.map(root, { zoomControl: true, attributionControl: true, maxZoom: (meta.basemap && meta.basemap.max_zoom) || 19 });
+    const base = meta.basemap || { type: "none" };
+    if (base.type !== "none") {
+      L.tileLayer(base.url, { maxZoom: base.max_zoom, attribution: base.attribution || "" }).addTo(this.map);
     }
-    if (!Number.isFinite(minX)) [minX, minY, maxX, maxY] = [-50, -50, 50, 50];
-    const pad = 0.04 * Math.max(maxX - minX, maxY - minY);
-    this.view = { x: minX - pad, y: minY - pad, w: maxX - minX + 2 * pad, h: maxY - minY + 2 * pad };
-    this.applyView();
+    // District names sit above the outlines and the heat but below the cases, so they never hide one.
+    this.map.createPane("labels").style.zIndex = 450;
+    this.districts = L.layerGroup().addTo(this.map);
+    this.heat = L.layerGroup().addTo(this.map);
+    this.cameras = L.layerGroup().addTo(this.map);
+    this.clusters = {};
+    const overlays = { "Heat (filtered cases)": this.heat, Cameras: this.cameras };
+    for (const status of meta.statuses) {
+      this.clusters[status] = L.markerClusterGroup({
+        iconCreateFunction: clusterIcon(status), showCoverageOnHover: false, maxClusterRadius: 40,
+      }).addTo(this.map);
+      overlays[`Cases: ${status.replace("_", " ")}`] = this.clusters[status];
+    }
+    this.layers = L.control.layers(null, overlays, { collapsed: true }).addTo(this.map);
+    this.drawDistricts(meta.districts, meta.city.center);
+    this.drawCameras(meta.cameras || []);
+    this.map.on("zoomend moveend", () => this.declutterLabels());
+    this.fitted = false;
   }
 
-  unitsPerPixel() {
-    const box = this.root.getBoundingClientRect();
-    return Math.max(this.view.w / Math.max(1, box.width), this.view.h / Math.max(1, box.height));
+  get points() { return this.markers; }
+
+  drawDistricts(districts, center) {
+    const bounds = [];
+    for (const d of districts) {
+      if (d.polygon.length) {
+        const poly = L.polygon(d.polygon, { className: "district", weight: 1, fillOpacity: 0.15, interactive: false });
+        poly.addTo(this.districts);
+        bounds.push(...d.polygon);
+      }
+      // A permanent tooltip keeps its pixel size at every zoom; overlapping ones are hidden (declutterLabels).
+      L.tooltip({ permanent: true, direction: "center", className: "district-label", interactive: false, pane: "labels" })
+        .setLatLng([d.center.lat, d.center.lon]).setContent(d.name).addTo(this.districts);
+    }
+    if (bounds.length) this.map.fitBounds(bounds, { padding: [10, 10] });
+    else this.map.setView([center.lat, center.lon], 11);
+  }
+
+  drawCameras(cameras) {
+    for (const cam of cameras) {
+      L.marker([cam.lat, cam.lon], {
+        icon: L.divIcon({ className: "camera-pin", iconSize: [12, 12] }), title: cam.name, keyboard: false,
+      }).bindTooltip(cam.name).addTo(this.cameras);
+    }
+  }
+
+  declutterLabels() {
+    const shown = [];
+    for (const node of document.querySelectorAll(".leaflet-tooltip.district-label")) {
+      node.classList.remove("hidden-label");
+      const box = node.getBoundingClientRect();
+      const clash = shown.some((b) => box.left < b.right && box.right > b.left && box.top < b.bottom && box.bottom > b.top);
+      if (clash) node.classList.add("hidden-label");
+      else shown.push(box);
+    }
   }
 
   applyView() {
-    const { x, y, w, h } = this.view;
-    this.root.setAttribute("viewBox", `${x} ${y} ${w} ${h}`);
-    const r = 5 * this.unitsPerPixel();
-    for (const circle of this.points.values()) circle.setAttribute("r", r);
+    this.map.invalidateSize();
+    this.declutterLabels();
   }
 
   setCases(cases) {
     const keep = new Set(cases.map((c) => c.case_id));
-    for (const [id, circle] of this.points) {
-      if (!keep.has(id)) { circle.remove(); this.points.delete(id); }
-    }
+    for (const id of [...this.markers.keys()]) if (!keep.has(id)) this.removeCase(id);
     for (const c of cases) this.upsertCase(c, false);
+    // The first time there are cases, show where they are rather than the whole city's outline.
+    const points = cases.filter((c) => c.lat !== null && c.lat !== undefined).map((c) => [c.lat, c.lon]);
+    if (!this.fitted && points.length) {
+      this.fitted = true;
+      this.map.fitBounds(points, { padding: [60, 60], maxZoom: 13, animate: false });
+    }
+    requestAnimationFrame(() => this.declutterLabels());
+  }
+
+  removeCase(caseId) {
+    const entry = this.markers.get(caseId);
+    if (!entry) return;
+    this.clusters[entry.status]?.removeLayer(entry.marker);
+    this.markers.delete(caseId);
   }
 
   upsertCase(c, fresh) {
     if (c.lat === null || c.lat === undefined) return;
-    const [x, y] = this.project(c.lat, c.lon);
-    let circle = this.points.get(c.case_id);
-    if (!circle) {
-      circle = svg("circle", { class: "case" });
-      circle.dataset.caseId = c.case_id;
-      circle.append(svg("title"));
-      circle.addEventListener("click", (ev) => { ev.stopPropagation(); this.onSelect(c.case_id); });
-      this.layers.cases.append(circle);
-      this.points.set(c.case_id, circle);
+    const status = this.clusters[c.status] ? c.status : "new";
+    let entry = this.markers.get(c.case_id);
+    if (entry && entry.status !== status) { this.removeCase(c.case_id); entry = null; }
+    if (!entry) {
+      const marker = L.marker([c.lat, c.lon], { icon: statusIcon(status, c.case_id === this.selected), keyboard: false });
+      marker.on("click", () => this.onSelect(c.case_id));
+      this.clusters[status].addLayer(marker);
+      entry = { marker, status };
+      this.markers.set(c.case_id, entry);
+    } else {
+      entry.marker.setLatLng([c.lat, c.lon]);
     }
-    circle.setAttribute("cx", x);
-    circle.setAttribute("cy", y);
-    circle.setAttribute("r", 5 * this.unitsPerPixel());
-    circle.setAttribute("fill", STATUS_COLORS[c.status] || "#334155");
-    circle.dataset.status = c.status;
-    circle.dataset.department = c.department || "";
-    circle.firstChild.textContent = `${c.case_id} · ${c.category || c.kind} · ${c.status}`;
-    if (fresh) {
-      circle.classList.remove("fresh");
-      void circle.getBBox();
-      circle.classList.add("fresh");
+    entry.data = c;
+    entry.marker.options.title = c.case_id;
+    entry.marker.unbindTooltip().bindTooltip(
+      `${this.label(c.category || c.kind)} · ${this.label(c.district)} · ${status.replace("_", " ")}`);
+    const el = entry.marker.getElement();
+    if (el) {
+      el.dataset.caseId = c.case_id;
+      el.dataset.status = status;
+      if (fresh) el.classList.add("fresh");
     }
+  }
+
+  // The marker's element exists only while its cluster is expanded: bring it into view first.
+  reveal(caseId) {
+    const entry = this.markers.get(caseId);
+    if (!entry) return null;
+    this.clusters[entry.status].zoomToShowLayer(entry.marker, () => {});
+    return entry.marker;
   }
 
   select(caseId) {
-    for (const [id, circle] of this.points) circle.classList.toggle("selected", id === caseId);
+    const before = this.markers.get(this.selected);
+    this.selected = caseId;
+    if (before) before.marker.setIcon(statusIcon(before.status, false));
+    const now = this.markers.get(caseId);
+    if (now) now.marker.setIcon(statusIcon(now.status, true));
   }
 
   setHeat(cells, visible) {
-    this.layers.heat.replaceChildren();
+    this.heat.clearLayers();
     if (!visible || !cells.length) return;
     const max = Math.max(...cells.map((c) => c.cases));
     for (const cell of cells) {
-      const pts = cell.boundary.map(([lat, lon]) => this.project(lat, lon).join(",")).join(" ");
       const strength = Math.log1p(cell.cases) / Math.log1p(max);
-      const hex = svg("polygon", {
-        class: "heat", points: pts, fill: `hsl(${40 - 40 * strength}, 95%, 50%)`,
-        "fill-opacity": (0.2 + 0.55 * strength).toFixed(2),
-      });
-      hex.dataset.cases = cell.cases;
-      this.layers.heat.append(hex);
+      L.polygon(cell.boundary, {
+        className: "heat", stroke: false, fillColor: heatColor(strength), fillOpacity: 0.2 + 0.5 * strength,
+        interactive: false,
+      }).addTo(this.heat);
     }
   }
+}
 
-  enablePanZoom() {
-    let drag = null;
-    this.root.addEventListener("wheel", (ev) => {
-      ev.preventDefault();
-      const box = this.root.getBoundingClientRect();
-      const fx = (ev.clientX - box.left) / box.width;
-      const fy = (ev.clientY - box.top) / box.height;
-      const k = ev.deltaY > 0 ? 1.2 : 1 / 1.2;
-      const { x, y, w, h } = this.view;
-      this.view = { x: x + fx * w * (1 - k), y: y + fy * h * (1 - k), w: w * k, h: h * k };
-      this.applyView();
-    }, { passive: false });
-    this.root.addEventListener("pointerdown", (ev) => {
-      drag = { x: ev.clientX, y: ev.clientY, view: { ...this.view } };
-    });
-    window.addEventListener("pointerup", () => { drag = null; });
-    this.root.addEventListener("pointermove", (ev) => {
-      if (!drag) return;
-      const upp = this.unitsPerPixel();
-      this.view = { ...drag.view, x: drag.view.x - (ev.clientX - drag.x) * upp, y: drag.view.y - (ev.clientY - drag.y) * upp };
-      this.applyView();
-    });
-    window.addEventListener("resize", () => this.applyView());
-  }
+export function legend() {
+  return Object.entries(STATUS_COLORS);
 }

@@ -13,14 +13,24 @@ function problems(row) {
   return (row.top_problems || []).slice(0, 3).map((p) => `${p.label || p.category} (${p.cases})`).join("; ");
 }
 
-function groupTable(table, rows) {
+// Each name opens that unit's printable health report.
+function cell(group, row, key, f) {
+  const id = row[group];
+  if (key === "name" && id && id !== "unassigned") {
+    return el("td", {}, el("a", { href: `/console/health.html?group=${group}&id=${encodeURIComponent(id)}`,
+      target: "_blank", class: "health-link" }, row.name));
+  }
+  return el("td", {}, (f || fmt.num)(row[key]));
+}
+
+function groupTable(table, rows, group) {
   const head = el("tr", {}, GROUP_COLUMNS.map(([, title]) => el("th", {}, title)), el("th", {}, "Top problems"));
   table.replaceChildren(el("thead", {}, head), el("tbody", {}, rows.map((row) =>
-    el("tr", {}, GROUP_COLUMNS.map(([key, , f]) => el("td", {}, (f || fmt.num)(row[key]))),
+    el("tr", {}, GROUP_COLUMNS.map(([key, , f]) => cell(group, row, key, f)),
       el("td", {}, problems(row))))));
 }
 
-export async function renderReports() {
+export async function renderReports(label = (id) => id) {
   const days = document.querySelector("#report-days").value;
   const q = `days=${days}`;
   const report = await api(`/api/reports?${q}`);
@@ -31,14 +41,14 @@ export async function renderReports() {
       ["On time", fmt.pct(c.on_time_rate)], ["Repeat", fmt.pct(c.repeat_rate)],
       ["Median hours", fmt.num(c.median_hours_to_resolve)]]
       .map(([title, value]) => el("div", { class: "card" }, el("b", {}, value), title)));
-  groupTable(document.querySelector("#report-districts"), report.districts);
-  groupTable(document.querySelector("#report-departments"), report.departments);
+  groupTable(document.querySelector("#report-districts"), report.districts, "district");
+  groupTable(document.querySelector("#report-departments"), report.departments, "department");
   const spots = document.querySelector("#report-hotspots");
   spots.replaceChildren(
-    el("thead", {}, el("tr", {}, ["#", "Cell", "Cases", "Open", "Mostly", "Districts"].map((t) => el("th", {}, t)))),
+    el("thead", {}, el("tr", {}, ["#", "Where (lat, lon)", "Cases", "Open", "Mostly", "Districts"].map((t) => el("th", {}, t)))),
     el("tbody", {}, report.hot_spots.map((s, i) => el("tr", {},
-      el("td", {}, i + 1), el("td", {}, s.cell), el("td", {}, s.cases), el("td", {}, s.open),
-      el("td", {}, s.top_category_label || s.top_category), el("td", {}, s.districts.join(", "))))));
+      el("td", {}, i + 1), el("td", {}, `${s.lat}, ${s.lon}`), el("td", {}, s.cases), el("td", {}, s.open),
+      el("td", {}, s.top_category_label || s.top_category), el("td", {}, s.districts.map(label).join(", "))))));
   const links = {
     "#x-districts": "/api/reports/districts.csv", "#x-departments": "/api/reports/departments.csv",
     "#x-cases": "/api/reports/cases.csv", "#x-cases-geo": "/api/reports/cases.geojson",

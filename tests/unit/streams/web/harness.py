@@ -80,6 +80,19 @@ class WebHarness:
         self.run(go())
 
 
+    def put_alerts(self, alerts: list[dict[str, Any]]) -> None:
+        """Project alerts (oldest first) the way the console projection does: city list and department lists."""
+        from agents.console import keep_alert
+
+        async def go() -> None:
+            pipe = self.redis.pipeline()
+            for alert in alerts:
+                keep_alert(pipe, json.dumps(alert), str(alert.get("department") or ""))
+            await pipe.execute()
+
+        self.run(go())
+
+
 class _FakeTopic:
     def __init__(self, harness: WebHarness) -> None:
         self.harness = harness
@@ -112,6 +125,7 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebHarness]:
     import streams.app as app_module
     import streams.web.api
     import streams.web.audit
+    import streams.web.casework
     import streams.web.console
     import streams.web.open311
     import streams.web.reports
@@ -138,6 +152,7 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebHarness]:
     patch.setitem(app_module._shared.__dict__, "redis", client_redis)
     patch.setattr(streams.web.open311, "produce", fake_produce)
     patch.setattr(streams.web.api, "produce", fake_produce)
+    patch.setattr(streams.web.casework, "produce", fake_produce)
     patch.setattr(streams.web.audit, "topic", lambda spec: _FakeTopic(harness))
     loop.run_until_complete(client.start_server())
     _shared.append(harness)

@@ -139,10 +139,21 @@ def test_crew_actions_are_refused_outside_their_board_and_state(api: WebHarness)
 def test_recent_alerts_are_filtered_by_department(api: WebHarness) -> None:
     alerts = [{"alert_id": f"alert:{i}", "case_id": f"C-{i}", "department": d, "severity": "info"}
               for i, d in enumerate([DEPT_A, DEPT_B, DEPT_A])]
-    api.run(api.redis.lpush(keys.ALERTS_RECENT, *[json.dumps(a) for a in alerts]))
+    api.put_alerts(alerts)
     assert [a["alert_id"] for a in api.call("GET", "/api/alerts/recent", who="dept_a").body["alerts"]] == [
         "alert:2", "alert:0"]
     assert len(api.call("GET", "/api/alerts/recent?limit=2", who="operator").body["alerts"]) == 2
+
+
+def test_a_departments_alert_history_is_its_own_not_a_window_of_the_citys(api: WebHarness) -> None:
+    own = [{"alert_id": f"own:{i}", "case_id": f"C-{i}", "department": DEPT_A, "severity": "info"} for i in range(25)]
+    others = [{"alert_id": f"other:{i}", "case_id": f"O-{i}", "department": DEPT_B, "severity": "info"}
+              for i in range(190)]
+    api.put_alerts(own[:12] + others + own[12:])  # the city's latest 200 hold only 13 of the 25
+    city = api.call("GET", "/api/alerts/recent?limit=200", who="operator").body["alerts"]
+    assert len(city) == 200 and sum(a["department"] == DEPT_A for a in city) == 13
+    mine = api.call("GET", "/api/alerts/recent?limit=200", who="dept_a").body["alerts"]
+    assert [a["alert_id"] for a in mine] == [f"own:{i}" for i in reversed(range(25))]
 
 
 def test_meta_describes_the_city_for_the_console(api: WebHarness) -> None:

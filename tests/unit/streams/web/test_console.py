@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
+from typing import Any
+
+import pytest
 
 from streams.web.console import STATIC_DIR, static_files
 from tests.unit.streams.web.harness import WebHarness, api, web
@@ -44,3 +48,68 @@ def test_every_module_the_page_imports_is_shipped() -> None:
         if name.endswith(".js"):
             for imported in re.findall(r'from "\./([\w.]+)"', body.decode()):
                 assert imported in files, f"{name} imports {imported}, which is not served"
+
+
+def test_leaflet_is_served_from_its_pypi_package_and_nothing_else_there(api: WebHarness) -> None:
+    from streams.web.console import VENDOR
+
+    js = api.call("GET", "/console/vendor/leaflet/leaflet.js")
+    assert js.status == 200 and js.body == (VENDOR["leaflet"] / "leaflet.js").read_bytes()
+    assert js.headers["Content-Type"].startswith("text/javascript")
+    cluster = api.call("GET", "/console/vendor/markercluster/leaflet.markercluster.js")
+    assert cluster.status == 200 and b"MarkerClusterGroup" in cluster.body
+    assert api.call("GET", "/console/vendor/leaflet/images/layers.png").headers["Content-Type"] == "image/png"
+    for path in ("/console/vendor/leaflet/..%2F__init__.py", "/console/vendor/leaflet/../__init__.py",
+                 "/console/vendor/nope/leaflet.js", "/console/vendor/leaflet/missing.js"):
+        assert api.call("GET", path).status == 404, path
+    page = api.call("GET", "/console/").body
+    assert b'src="/console/vendor/leaflet/leaflet.js"' in page and b"/console/vendor/markercluster/" in page
+
+
+def _city_with(basemap: Any) -> Any:
+    from streams.app import city
+
+    c = city()
+    return c.model_copy(update={"city": c.city.model_copy(update={"basemap": basemap})})
+
+
+def test_an_xyz_basemap_opens_the_csp_to_exactly_its_origin() -> None:
+    from config.models import Basemap
+    from streams.web.console import basemap_of, content_security_policy
+
+    offline = _city_with(Basemap())
+    assert basemap_of(offline) == {"type": "none"}
+    assert "img-src 'self' data: blob:;" in content_security_policy(offline)
+    tiles = _city_with(Basemap(tile_url="https://tiles.example.org/{z}/{x}/{y}.png", attribution="© OSM"))
+    assert basemap_of(tiles)["url"] == "https://tiles.example.org/{z}/{x}/{y}.png"
+    csp = content_security_policy(tiles)
+    assert "img-src 'self' data: blob: https://tiles.example.org;" in csp and "connect-src 'self';" in csp
+    with pytest.raises(ValueError, match="not both"):
+        Basemap(tile_url="https://a.example/{z}/{x}/{y}.png", pmtiles="city.pmtiles")
+    with pytest.raises(ValueError, match="http"):
+        Basemap(tile_url="ftp://a.example/{z}/{x}/{y}.png")
+
+
+def test_tiles_come_from_the_citys_pmtiles_file(api: WebHarness, tmp_path: Path, monkeypatch: Any) -> None:
+    from pmtiles.tile import Compression, TileType, zxy_to_tileid
+    from pmtiles.writer import Writer
+
+    import streams.web.console as console
+    from config.models import Basemap
+
+    path = tmp_path / "city.pmtiles"
+    with path.open("wb") as f:
+        writer = Writer(f)
+        writer.write_tile(zxy_to_tileid(0, 0, 0), b"\x89PNG zoom 0")
+        writer.write_tile(zxy_to_tileid(1, 1, 0), b"\x89PNG zoom 1")
+        writer.finalize({"tile_type": TileType.PNG, "tile_compression": Compression.NONE, "min_zoom": 0,
+                         "max_zoom": 1, "min_lon_e7": 0, "min_lat_e7": 0, "max_lon_e7": 0, "max_lat_e7": 0,
+                         "center_zoom": 0, "center_lon_e7": 0, "center_lat_e7": 0}, {})
+    assert api.call("GET", "/console/tiles/1/1/0").status == 404  # the default city has no tiles file
+    city = _city_with(Basemap(pmtiles=str(path)))
+    monkeypatch.setattr(console, "city", lambda: city)
+    assert console.basemap_of(city)["url"] == "/console/tiles/{z}/{x}/{y}"
+    tile = api.call("GET", "/console/tiles/1/1/0")
+    assert tile.status == 200 and tile.body == b"\x89PNG zoom 1" and tile.headers["Content-Type"] == "image/png"
+    assert api.call("GET", "/console/tiles/1/0/0").status == 404
+    assert api.call("GET", "/console/tiles/a/0/0").status == 404

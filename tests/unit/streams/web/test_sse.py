@@ -56,8 +56,7 @@ async def read_events(resp: Any, count: int, timeout: float = 5.0) -> list[dict[
 
 
 def test_console_gets_recent_then_live_alerts_of_its_department(api: WebHarness) -> None:
-    api.run(api.redis.lpush(keys.ALERTS_RECENT, *[json.dumps(alert(n, d)) for n, d in
-                                                  [(1, DEPT_A), (2, DEPT_B), (3, DEPT_A)]]))
+    api.put_alerts([alert(n, d) for n, d in [(1, DEPT_A), (2, DEPT_B), (3, DEPT_A)]])
 
     async def scenario() -> tuple[list[dict], list[dict]]:
         headers = {"Authorization": f"Bearer {TOKENS['dept_a'][0]}"}
