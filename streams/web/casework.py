@@ -61,17 +61,19 @@ class FieldPhoto(web.View):
         return self.bytes(jpeg, content_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
 
 
-def _box(text: str) -> list[float]:
+def _box(value: Any) -> list[float]:
+    """A report's camera box as four floats ([] when it has none or it is malformed)."""
+    parts = value.split(",") if isinstance(value, str) and value else value if isinstance(value, list) else []
     try:
-        box = [float(v) for v in text.split(",")] if text else []
-    except ValueError:
+        box = [float(v) for v in parts]
+    except (TypeError, ValueError):
         return []
     return box if len(box) == 4 else []
 
 
 def _frame_box(doc: dict[str, Any]) -> list[float]:
     frames = [o for o in doc.get("observations") or [] if o.get("evidence")]
-    return _box(str(frames[0].get("bbox") or "")) if frames else []
+    return _box(frames[0].get("bbox")) if frames else []
 
 
 def review_example(doc: dict[str, Any], verdict: str, by: str, note: str, now: float) -> dict[str, Any]:
@@ -84,7 +86,7 @@ def review_example(doc: dict[str, Any], verdict: str, by: str, note: str, now: f
         "case_id": doc["case_id"], "verdict": verdict, "by": by, "note": note[:500], "at": now,
         "observation_id": frame["observation_id"], "camera_id": frame.get("camera_id", ""),
         "category": doc.get("category", ""), "kind": doc.get("kind", ""),
-        "bbox": _box(str(frame.get("bbox") or "")), "confidence": float(frame.get("confidence") or 0.0),
+        "bbox": _box(frame.get("bbox")), "confidence": float(frame.get("confidence") or 0.0),
     }
 
 
@@ -116,7 +118,7 @@ class Review(web.View):
         await pipe.execute()
         command = CaseCommand(
             schema_version=SCHEMA_VERSION, command_id=f"review:{uuid.uuid4().hex}", case_id=case_id,
-            type="review", at=example["at"], detail={"verdict": verdict, "by": principal.actor},
+            type="review", at=example["at"], verdict=verdict, by=principal.actor,
         )
         await produce(CASE_COMMANDS, case_id, command, wait=True)
         await audit(principal.actor, f"case.review.{verdict}", case_id, client=client_of(request))

@@ -147,22 +147,21 @@ def test_apply_never_mutates_the_state_it_is_given() -> None:
         assert state == snapshot
 
 
-def review(case: str, verdict: str, n: int = 1) -> dict[str, Any]:
-    return {"command_id": f"review:{n}", "case_id": case, "type": "review", "at": T0 + 300 + n,
-            "detail": {"verdict": verdict, "by": "operator:ops"}, "observation": None, "field": None}
+def review(case: str, verdict: str, n: int = 1) -> CaseCommand:
+    return CaseCommand(command_id=f"review:{n}", case_id=case, type="review", at=T0 + 300 + n, verdict=verdict,
+                       by="operator:ops")
 
 
 def test_a_confirmed_detection_keeps_its_case_and_a_false_positive_closes_it_with_that_reason() -> None:
     state, _ = run(attach("C1", 1, source="camera", camera="cam-1"), dispatched("C1", 1))
     confirmed = apply(state, review("C1", "confirmed"), CITY)
-    assert confirmed.state is not None and confirmed.state["status"] == "dispatched"
-    assert [e["type"] for e in confirmed.events] == ["confirmed"]
+    assert confirmed.state is not None and confirmed.state.status == "dispatched"
+    assert [e.type for e in confirmed.events] == ["confirmed"]
     dismissed = apply(confirmed.state, review("C1", "false_positive", 2), CITY)
-    assert dismissed.state is not None and dismissed.state["status"] == "closed"
-    assert dismissed.state["close_reason"] == "false_positive"
+    assert dismissed.state is not None and dismissed.state.status == "closed"
+    assert dismissed.state.close_reason == "false_positive"
     (event,) = dismissed.events
-    assert event["type"] == "closed" and event["detail"]["why"] == "false_positive"
-    assert event["detail"]["by"] == "operator:ops"
+    assert event.type == "closed" and event.why == "false_positive" and event.by == "operator:ops"
     again = apply(dismissed.state, review("C1", "false_positive", 3), CITY)
     assert again.refused == "cannot review a case that is closed"
 
@@ -171,11 +170,11 @@ def test_an_unknown_review_verdict_is_refused_and_changes_nothing() -> None:
     state, _ = run(attach("C1", 1, source="camera", camera="cam-1"))
     out = apply(state, review("C1", "maybe"), CITY)
     assert out.refused == "unknown review verdict 'maybe'" and out.state is not None
-    assert out.state["status"] == "new" and not out.events
+    assert out.state.status == "new" and not out.events
 
 
 def test_a_reports_address_and_camera_box_reach_its_event() -> None:
-    cmd = attach("C1", 1, source="camera", camera="cam-1")
-    cmd["observation"].update(address="Nevsky 30", bbox=[0.1, 0.2, 0.3, 0.4])
+    cmd = attach("C1", 1, source="camera", camera="cam-1", address="Nevsky 30", bbox=[0.1, 0.2, 0.3, 0.4])
     (event,) = apply(None, cmd, CITY).events
-    assert event["detail"]["address"] == "Nevsky 30" and event["detail"]["bbox"] == "0.1,0.2,0.3,0.4"
+    assert event.report is not None
+    assert event.report.address == "Nevsky 30" and event.report.bbox == [0.1, 0.2, 0.3, 0.4]

@@ -4,6 +4,7 @@ layer and the health report."""
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import time
@@ -29,7 +30,8 @@ def seed(api: WebHarness) -> None:
                                 "evidence": FRAME, "bbox": "0.2,0.1,0.5,0.4", "observed_at": str(now - 60),
                                 "at": now, "confidence": "0.78"}]))
     api.put_case(make_case("C-late", DEPT_A, text="Мусор во дворе", updated_at=now - 10, sla_deadline=now - 5,
-                           observations=[{"observation_id": "hotline:1", "address": "ул. Ленина, 1"}]))
+                           observations=[{"observation_id": "hotline:1", "address": "ул. Ленина, 1"}],
+                           timeline=[{"type": "resolved", "detail": {"command_id": "field:u1"}}]))
     api.put_case(make_case("C-soon", DEPT_A, text="Сломана скамейка", updated_at=now - 20, sla_deadline=now + 600))
     api.put_case(make_case("C-tri", "", status="triage", text="Не вывозят мусор, контейнеры переполнены",
                            updated_at=now - 30))
@@ -41,9 +43,10 @@ def seed(api: WebHarness) -> None:
             task = {"task_id": f"{case_id}/1", "case_id": case_id, "department": DEPT_A, "status": "open",
                     "created_at": now, "kind": "garbage", "priority": "normal", "sla_deadline": deadline}
             await api.redis.hset(keys.tasks_of(DEPT_A), task["task_id"], json.dumps(task))
-        await api.redis.set(keys.field_photo("u1"), JPEG)
-        await api.redis.hset(keys.case_photos("C-late"), "u1", json.dumps(
-            {"update_id": "u1", "action": "resolve", "at": now, "crew_id": "crew-7", "note": "done"}))
+        for update_id in ("u1", "u2"):  # u2: an update the case stage refused (not on the case's timeline)
+            await api.redis.set(keys.field_photo(update_id), JPEG)
+            await api.redis.hset(keys.case_photos("C-late"), update_id, json.dumps(
+                {"update_id": update_id, "action": "resolve", "at": now, "crew_id": "crew-7", "note": "done"}))
 
     api.run(more())
 
@@ -72,7 +75,7 @@ def test_triage_items_carry_the_models_suggestions(api: WebHarness) -> None:
 def test_case_detail_shows_the_crews_photo_to_whoever_may_read_the_case(api: WebHarness) -> None:
     seed(api)
     doc = api.call("GET", "/api/cases/C-late", who="dept_a").body
-    assert doc["field_photos"][0]["update_id"] == "u1" and doc["address"] == "ул. Ленина, 1"
+    assert [p["update_id"] for p in doc["field_photos"]] == ["u1"] and doc["address"] == "ул. Ленина, 1"
     photo = api.call("GET", "/api/cases/C-late/photos/u1", who="dept_a")
     assert photo.status == 200 and photo.body == JPEG and photo.headers["Content-Type"] == "image/jpeg"
     assert api.call("GET", "/api/cases/C-late/photos/u1", who="dept_b").status == 404
@@ -90,7 +93,7 @@ def test_dismissing_a_false_positive_closes_the_case_and_keeps_a_labelled_exampl
     assert reply.status == 202
     ((topic, key, command),) = api.produced
     assert topic == "case-commands" and key == "C-cam" and isinstance(command, CaseCommand)
-    assert command.type == "review" and command.detail["verdict"] == "false_positive"
+    assert command.type == "review" and command.verdict == "false_positive" and command.by.startswith("operator")
     (example,) = api.call("GET", "/api/review/examples", who="operator").body["examples"]
     assert example["observation_id"] == FRAME and example["bbox"] == [0.2, 0.1, 0.5, 0.4] and example["frame_kept"]
     assert api.run(api.redis.get(keys.review_frame(FRAME))) == JPEG
@@ -139,3 +142,15 @@ def test_a_districts_health_report_has_rates_trend_and_hot_spots(api: WebHarness
     assert api.call("GET", "/api/health/district/nowhere", who="operator").status == 404
     assert api.call("GET", f"/api/health/department/{DEPT_A}", who="dept_a").body["summary"]["volume"] == 0
     assert api.call("GET", "/api/health/district/nevskiy", who="crew_a").status == 403
+
+
+def test_a_crews_resolve_photo_is_kept_for_its_case(api: WebHarness) -> None:
+    seed(api)
+    photo = base64.b64encode(JPEG).decode()
+    reply = api.call("POST", "/api/tasks/C-soon/1/resolve", who="crew_a", json={"note": "Fixed", "photo_b64": photo})
+    assert reply.status == 202
+    update_id = reply.body["update_id"]
+    assert api.run(api.redis.get(keys.field_photo(update_id))) == JPEG
+    kept = json.loads(api.run(api.redis.hget(keys.case_photos("C-soon"), update_id)))
+    assert kept["action"] == "resolve" and kept["crew_id"] == "crew-7" and kept["note"] == "Fixed"
+    assert api.call("GET", f"/api/cases/C-soon/photos/{update_id}", who="dept_a").body == JPEG
