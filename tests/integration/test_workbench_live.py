@@ -177,6 +177,21 @@ def test_operator_triages_with_the_suggestion_preselected_and_dismisses_a_false_
     page.wait_for_selector(".leaflet-marker-icon.case-dot, .leaflet-marker-icon.case-cluster")
     assert page.locator("path.district").count() == 18
     shot(page, "operator-map-desktop")
+    # Zoomed out to the whole city, district names keep their size and none covers another.
+    for _ in range(3):
+        page.click(".leaflet-control-zoom-out")
+        page.wait_for_timeout(500)  # past the zoom animation
+    overlaps = page.evaluate("""() => {
+        const boxes = [...document.querySelectorAll('.leaflet-tooltip.district-label')]
+          .filter((n) => getComputedStyle(n).visibility !== 'hidden').map((n) => n.getBoundingClientRect());
+        let clashes = 0;
+        boxes.forEach((a, i) => boxes.slice(i + 1).forEach((b) => {
+          if (a.left < b.right && a.right > b.left && a.top < b.bottom && a.bottom > b.top) clashes += 1;
+        }));
+        return [clashes, boxes.length, new Set(boxes.map((b) => Math.round(b.height))).size];
+    }""")
+    assert overlaps[0] == 0 and overlaps[1] >= 5 and overlaps[2] == 1, overlaps  # one label height at any zoom
+    shot(page, "operator-map-city-desktop")
 
     page.click('#tabs button[data-view="triage"]')
     card = page.wait_for_selector(f'.triage-card[data-case-id="{cases["triage"]}"]')
