@@ -142,6 +142,7 @@ def route_query_of(doc: Mapping[str, Any]) -> RouteQuery:
         str(doc.get("district") or ""), str(doc.get("text") or ""),
         lat=doc.get("lat") if precise else None, lon=doc.get("lon") if precise else None,
         has_address=None if flag is None else str(flag) == "True",
+        petition=max(1, int(first.get("petition") or 1)),
     )
 
 
