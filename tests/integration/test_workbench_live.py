@@ -75,7 +75,7 @@ def seeded(stack: Stack) -> Iterator[dict[str, Any]]:
     observations = {
         "task": observation("task", text="Переполнены мусорные контейнеры во дворе, мешки лежат на газоне.",
                             address="пр. Большевиков, 7", department=DEPT, route_confidence=0.93,
-                            route_source="model"),
+                            route_source="model", observed_at=time.time() - 30 * 3600),  # past its 24 h SLA
         "reject": observation("reject", text="Незаконная торговля с рук у выхода из метро, лотки на тротуаре.",
                               address="пр. Большевиков, 3", department=DEPT, route_confidence=0.91,
                               route_source="model", lat=59.9320, lon=30.4050),
@@ -242,6 +242,10 @@ def test_department_and_crew_work_the_board_and_the_resolve_photo_shows_in_the_c
     desk = browser.page(tokens["department"], DESKTOP)
     card = desk.wait_for_selector(f'#board .task[data-task-id="{task_id}"]')
     assert "пр. Большевиков, 7" in card.inner_text() and "Переполнены" in card.inner_text()
+    desk.wait_for_selector(f'#board .task[data-task-id="{cases["reject"]}/1"]')
+    order = desk.eval_on_selector_all("#board .cards-list > .task", "cards => cards.map((c) => c.dataset.taskId)")
+    assert order.index(task_id) < order.index(f"{cases['reject']}/1")  # overdue first
+    assert "overdue" in (card.get_attribute("class") or "") and "overdue by" in card.inner_text()
     shot(desk, "department-board-desktop")
     card.click()
     desk.wait_for_selector(f'#case-panel[data-case-id="{cases["task"]}"] .act-reject')
