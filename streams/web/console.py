@@ -43,8 +43,10 @@ _TILE_TYPES = {1: "application/x-protobuf", 2: "image/png", 3: "image/jpeg", 4: 
 
 
 def _origin(url: str) -> str:
-    parts = urlsplit(url.replace("{s}", "a"))
-    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+    """The CSP source of a tile URL template; a ``{s}`` subdomain becomes ``*`` (Leaflet rotates a, b, c)."""
+    parts = urlsplit(url.replace("{s}", "subdomain-placeholder"))
+    netloc = parts.netloc.replace("subdomain-placeholder", "*")
+    return f"{parts.scheme}://{netloc}" if parts.scheme and parts.netloc else ""
 
 
 def content_security_policy(c: CityConfig) -> str:

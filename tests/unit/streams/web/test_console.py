@@ -84,6 +84,8 @@ def test_an_xyz_basemap_opens_the_csp_to_exactly_its_origin() -> None:
     assert basemap_of(tiles)["url"] == "https://tiles.example.org/{z}/{x}/{y}.png"
     csp = content_security_policy(tiles)
     assert "img-src 'self' data: blob: https://tiles.example.org;" in csp and "connect-src 'self';" in csp
+    rotating = _city_with(Basemap(tile_url="https://{s}.tile.example.org/{z}/{x}/{y}.png"))
+    assert "img-src 'self' data: blob: https://*.tile.example.org;" in content_security_policy(rotating)
     with pytest.raises(ValueError, match="not both"):
         Basemap(tile_url="https://a.example/{z}/{x}/{y}.png", pmtiles="city.pmtiles")
     with pytest.raises(ValueError, match="http"):
