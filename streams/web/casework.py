@@ -71,9 +71,8 @@ def _box(value: Any) -> list[float]:
     return box if len(box) == 4 else []
 
 
-def _frame_box(doc: dict[str, Any]) -> list[float]:
-    frames = [o for o in doc.get("observations") or [] if o.get("evidence")]
-    return _box(frames[0].get("bbox")) if frames else []
+def _first_frame(doc: dict[str, Any]) -> dict[str, Any]:
+    return next((o for o in doc.get("observations") or [] if o.get("evidence")), {})
 
 
 def review_example(doc: dict[str, Any], verdict: str, by: str, note: str, now: float) -> dict[str, Any]:
@@ -140,7 +139,7 @@ class ReviewQueue(web.View):
         reviewed = set(await redis().hkeys(keys.REVIEW_EXAMPLES)) if docs else set()
         reviewed = {r.decode() if isinstance(r, bytes) else r for r in reviewed}
         cases = [{**store.summary_of(d), "address": workbench.address_of(d, city()), "photo": workbench.photo_of(d),
-                  "bbox": _frame_box(d)}
+                  "bbox": _box(_first_frame(d).get("bbox")), "camera_id": _first_frame(d).get("camera_id", "")}
                  for d in docs if d["case_id"] not in reviewed and d.get("status") not in ("verified", "closed")
                  and workbench.photo_of(d)][:limit]
         return json_response({"cases": cases, "count": len(cases), "truncated": truncated})

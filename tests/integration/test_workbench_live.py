@@ -177,6 +177,15 @@ def test_operator_triages_with_the_suggestion_preselected_and_dismisses_a_false_
     page.wait_for_selector(".leaflet-marker-icon.case-dot, .leaflet-marker-icon.case-cluster")
     assert page.locator("path.district").count() == 18
     shot(page, "operator-map-desktop")
+    # A case marker opens its case (a cluster, clicked, zooms in until its cases stand apart).
+    for _ in range(4):
+        if page.locator(".leaflet-marker-icon.case-dot").count():
+            break
+        page.locator(".leaflet-marker-icon.case-cluster").first.click()
+        page.wait_for_timeout(600)
+    page.locator(".leaflet-marker-icon.case-dot").first.click()
+    page.wait_for_selector("#case-panel:not([hidden]) .panel-head")
+    page.click("#case-panel button.close")
     # Zoomed out to the whole city, district names keep their size and none covers another.
     for _ in range(3):
         page.click(".leaflet-control-zoom-out")
@@ -203,6 +212,9 @@ def test_operator_triages_with_the_suggestion_preselected_and_dismisses_a_false_
     shot(page, "operator-triage-desktop")
 
     page.click('#tabs button[data-view="review"]')
+    page.select_option("#review-camera", "cam-sennaya")
+    page.wait_for_selector("#review-queue p.muted")  # nothing from that camera
+    page.select_option("#review-camera", "cam-nevsky-gostiny")
     review = page.wait_for_selector(f'.review-card[data-case-id="{cases["camera"]}"]')
     shot(page, "operator-camera-review-desktop")
     review.query_selector(".act-dismiss").click()

@@ -41,15 +41,28 @@ function example(state, e) {
     el("td", {}, e.frame_kept ? "kept" : "expired"), el("td", {}, e.by));
 }
 
+// Per camera, as Frigate reviews: the operator picks one camera or sees them all.
+function cameraFilter(state) {
+  const select = document.querySelector("#review-camera");
+  if (!select.options.length) {
+    select.append(el("option", { value: "" }, "all cameras"),
+      ...(state.meta.cameras || []).map((c) => el("option", { value: c.id }, c.name)));
+    select.addEventListener("change", () => renderReview(state).catch(state.fail));
+  }
+  return select.value;
+}
+
 export async function renderReview(state) {
+  const camera = cameraFilter(state);
   const [queue, examples] = await Promise.all([
     api("/api/review/queue"), api("/api/review/examples"),
   ]);
-  document.querySelector("#review-queue").replaceChildren(...queue.cases.map((c) => pending(state, c)));
-  if (!queue.cases.length) document.querySelector("#review-queue").append(el("p", { class: "muted" }, "No camera case waits for review."));
+  const cases = queue.cases.filter((c) => !camera || c.camera_id === camera);
+  document.querySelector("#review-queue").replaceChildren(...cases.map((c) => pending(state, c)));
+  if (!cases.length) document.querySelector("#review-queue").append(el("p", { class: "muted" }, "No camera case waits for review."));
   document.querySelector("#review-examples").replaceChildren(
     el("thead", {}, el("tr", {}, ["Reviewed", "Problem", "Camera", "Verdict", "Box", "Frame", "By"].map((t) => el("th", {}, t)))),
-    el("tbody", {}, examples.examples.map((e) => example(state, e))));
+    el("tbody", {}, examples.examples.filter((e) => !camera || e.camera_id === camera).map((e) => example(state, e))));
   document.querySelector("#review-count").textContent =
     Object.entries(examples.by_verdict).map(([k, n]) => `${n} ${k.replace("_", " ")}`).join(" · ") || "none yet";
 }

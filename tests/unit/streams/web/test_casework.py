@@ -89,6 +89,7 @@ def test_dismissing_a_false_positive_closes_the_case_and_keeps_a_labelled_exampl
     assert api.call("POST", "/api/cases/C-late/review", who="operator", json={"verdict": "confirmed"}).status == 409
     queue = api.call("GET", "/api/review/queue", who="operator").body["cases"]
     assert [c["case_id"] for c in queue] == ["C-cam"] and queue[0]["bbox"] == [0.2, 0.1, 0.5, 0.4]
+    assert queue[0]["camera_id"] == "cam-nevsky-gostiny"
     reply = api.call("POST", "/api/cases/C-cam/review", who="operator", json={"verdict": "false_positive"})
     assert reply.status == 202
     ((topic, key, command),) = api.produced
