@@ -96,13 +96,17 @@ def task_card(task: Mapping[str, Any], doc: Mapping[str, Any] | None, city: City
     doc = doc or {}
     text = str(task.get("summary") or doc.get("text") or "")
     deadline = float(task.get("sla_deadline") or doc.get("sla_deadline") or 0.0)
-    open_task = task.get("status", "open") in ("open", "acknowledged", "in_progress")
+    # A case closed without the crew (an operator dismissed the detection) leaves nothing to do.
+    case_closed = doc.get("status") in ("verified", "closed")
+    open_task = task.get("status", "open") in ("open", "acknowledged", "in_progress") and not case_closed
     return {
         **task,
         "summary": text[:SUMMARY_CHARS],
         "address": address_of(doc, city) if doc else "",
         "photo": photo_of(doc),
         "case_status": doc.get("status", ""),
+        "case_closed": case_closed,
+        "close_reason": doc.get("close_reason", ""),
         "overdue": bool(open_task and deadline and now > deadline),
     }
 

@@ -30,7 +30,9 @@ function taskCard(state, task) {
       el("span", { class: `prio prio-${task.priority}` }, task.priority)),
     el("div", { class: "task-summary" }, task.summary || "—"),
     el("div", { class: "task-address" }, task.address || state.label(task.district)),
-    el("div", { class: `task-due${task.overdue ? " late" : ""}` }, `${(task.status || "open").replace("_", " ")} · ${due(task)}`),
+    el("div", { class: `task-due${task.overdue ? " late" : ""}` }, task.case_closed
+      ? `case ${task.case_status}${task.close_reason ? ` (${task.close_reason.replace("_", " ")})` : ""}`
+      : `${(task.status || "open").replace("_", " ")} · ${due(task)}`),
     task.note ? el("div", { class: "muted" }, `“${task.note}”`) : null));
 }
 
@@ -41,8 +43,9 @@ export async function renderBoard(state, department) {
     return;
   }
   const data = await api(`/api/tasks?department=${encodeURIComponent(department)}`);
-  const open = data.tasks.filter((t) => OPEN.includes(t.status || "open"));
-  const done = data.tasks.filter((t) => !OPEN.includes(t.status || "open"));
+  const todo = (t) => OPEN.includes(t.status || "open") && !t.case_closed;
+  const open = data.tasks.filter(todo);
+  const done = data.tasks.filter((t) => !todo(t));
   const overdue = open.filter((t) => t.overdue).length;
   board.replaceChildren(...[
     el("p", { class: "board-count" }, `${open.length} to do`, overdue ? el("b", { class: "late" }, ` · ${overdue} overdue`) : ""),

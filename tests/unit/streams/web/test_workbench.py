@@ -49,6 +49,9 @@ def test_task_cards_carry_text_address_photo_and_overdue_ones_come_first() -> No
     later = workbench.task_card({"task_id": "T3", "sla_deadline": NOW + 600}, None, CITY, NOW)
     done = workbench.task_card({"task_id": "T4", "sla_deadline": NOW - 99, "status": "resolved"}, doc, CITY, NOW)
     assert soon["summary"] == "own" and later["address"] == "" and not done["overdue"]
+    dismissed = workbench.task_card({"task_id": "T5", "sla_deadline": NOW - 10, "status": "open"},
+                                    {**doc, "status": "closed", "close_reason": "false_positive"}, CITY, NOW)
+    assert dismissed["case_closed"] and not dismissed["overdue"] and dismissed["close_reason"] == "false_positive"
     order = workbench.sort_board([later, done, soon, late])
     assert [t["task_id"] for t in order] == ["T1", "T4", "T2", "T3"]
 
