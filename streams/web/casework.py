@@ -267,4 +267,5 @@ class HealthReport(web.View):
         limit = query_int(request, "top", 8, 1, 50)
         body = await asyncio.to_thread(health_report, facts, group, unit, now, since, labels)
         body["summary"]["top_problems"] = body["summary"]["top_problems"][:limit]
+        body["timezone"] = city().city.timezone
         return json_response(body)

@@ -46,9 +46,13 @@ export function svg(tag, attrs = {}) {
   return node;
 }
 
+// Times read in the city's own time zone (its config), wherever the operator's browser is.
+let timeZone;
+export function setTimeZone(zone) { timeZone = zone || undefined; }
+
 export const fmt = {
-  time(ts) { return ts ? new Date(ts * 1000).toLocaleString() : "—"; },
-  clock(ts) { return ts ? new Date(ts * 1000).toLocaleTimeString() : "—"; },
+  time(ts) { return ts ? new Date(ts * 1000).toLocaleString(undefined, { timeZone }) : "—"; },
+  clock(ts) { return ts ? new Date(ts * 1000).toLocaleTimeString(undefined, { timeZone }) : "—"; },
   ago(ts) {
     if (!ts) return "—";
     const s = Math.max(0, Date.now() / 1000 - ts);

@@ -1,7 +1,7 @@
 // The console: sign-in, live alerts (server-sent events), the Leaflet case map with filters, the case panel,
 // and the triage, camera-review, task-board and report pages. Crews and departments start on their board.
 
-import { api, AuthError, el, fmt, STATUS_COLORS } from "./api.js";
+import { api, AuthError, el, fmt, setTimeZone, STATUS_COLORS } from "./api.js";
 import { renderBoard, renderTriage } from "./boards.js";
 import { renderCase } from "./case.js";
 import { CaseMap } from "./map.js";
@@ -182,6 +182,7 @@ async function start() {
   const meta = await api("/api/meta");
   state.meta = meta;
   state.me = meta.me;
+  setTimeZone(meta.city.timezone);
   Object.assign(state.labels, meta.labels);
   $("#login").hidden = true;
   $("#views").hidden = false;

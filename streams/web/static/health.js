@@ -1,7 +1,7 @@
 // One district's or department's health report as a printable page (like Qingdao's per-trade reports):
 // volume, top problems, resolution, on-time and reopen rates, weekly trend and hot spots; CSV/JSON export.
 
-import { api, el, fmt, svg } from "./api.js";
+import { api, el, fmt, setTimeZone, svg } from "./api.js";
 
 const $ = (sel) => document.querySelector(sel);
 const params = new URLSearchParams(window.location.search);
@@ -42,6 +42,7 @@ function csv(report) {
 async function render() {
   const days = $("#health-days").value;
   const report = await api(`/api/health/${encodeURIComponent(params.get("group") || "district")}/${encodeURIComponent(params.get("id") || "")}?days=${days}`);
+  setTimeZone(report.timezone);
   const s = report.summary;
   document.title = `${report.name} · health report`;
   $("#health-title").textContent = `${report.name}: health report`;
