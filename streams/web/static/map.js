@@ -35,6 +35,8 @@ export class CaseMap {
     }
     // District names sit above the outlines and the heat but below the cases, so they never hide one.
     this.map.createPane("labels").style.zIndex = 450;
+    // Camera pins sit under the cases too: a camera's own detection is drawn right on top of it.
+    this.map.createPane("cameras").style.zIndex = 550;
     this.districts = L.layerGroup().addTo(this.map);
     this.heat = L.layerGroup().addTo(this.map);
     this.cameras = L.layerGroup().addTo(this.map);
@@ -74,7 +76,7 @@ export class CaseMap {
   drawCameras(cameras) {
     for (const cam of cameras) {
       L.marker([cam.lat, cam.lon], {
-        icon: L.divIcon({ className: "camera-pin", iconSize: [12, 12] }), title: cam.name, keyboard: false,
+        icon: L.divIcon({ className: "camera-pin", iconSize: [12, 12] }), title: cam.name, keyboard: false, pane: "cameras",
       }).bindTooltip(cam.name).addTo(this.cameras);
     }
   }
