@@ -226,6 +226,7 @@ def test_operator_triages_with_the_suggestion_preselected_and_dismisses_a_false_
     kept = next(e for e in examples if e["case_id"] == cases["camera"])
     assert kept["verdict"] == "false_positive" and kept["bbox"] == [0.2, 0.1, 0.5, 0.4] and kept["frame_kept"]
     page.wait_for_selector(f'#review-examples tr.false_positive[data-case-id="{cases["camera"]}"]', timeout=15_000)
+    shot(page, "operator-review-examples-desktop")
     page.click(f'#review-examples tr[data-case-id="{cases["camera"]}"]')
     panel = page.wait_for_selector(f'#case-panel[data-case-id="{cases["camera"]}"][data-status="closed"]')
     assert "false positive" in panel.inner_text().lower() and "Невский пр. / Гостиный двор" in panel.inner_text()
@@ -279,6 +280,9 @@ def test_department_and_crew_work_the_board_and_the_resolve_photo_shows_in_the_c
     shot(desk, "department-after-reject-desktop")
     assert desk.locator("#case-panel").is_hidden(), desk.inner_text("#case-panel")
     assert http(stack, f"/api/cases/{cases['reject']}", tokens["department"])[0] == 404
+    desk.click('#tabs button[data-view="reports"]')
+    desk.wait_for_selector("#report-departments tbody tr a.health-link", timeout=30_000)
+    shot(desk, "department-reports-desktop")
 
     crew = browser.page(tokens["crew"], PHONE)
     crew_card = crew.wait_for_selector(f'#board .task[data-task-id="{task_id}"]')
