@@ -12,7 +12,7 @@ matches an observation) takes a lock and rebuilds, while the others wait:
 * task boards: the tasks (``dispatch-tasks``) and the crews' accepted updates (field
   events on ``case-events``), through the projection's own merge functions;
 * the analytics facts every report reads (``case-events``);
-* the latest alerts (``alerts``) and audit entries (``audit``).
+* the latest alerts (``alerts``), city-wide and per department, and audit entries (``audit``).
 
 The live projections keep writing meanwhile; every write is idempotent and newer
 states win, so a rebuild and a projection never undo each other.
@@ -142,6 +142,7 @@ async def rebuild_views(client: aioredis.Redis, city: CityConfig, bootstrap: str
     await pipe.execute()
     boards = await _rebuild_boards(client, bootstrap, events)
     alerts = await _rebuild_recent(client, bootstrap, ALERTS.name, keys.ALERTS_RECENT, RECENT_ALERTS, _alert_line)
+    await _rebuild_department_alerts(client, bootstrap)
     audits = await _rebuild_recent(client, bootstrap, AUDIT.name, keys.AUDIT_RECENT, AUDIT_KEEP, _audit_line)
     return {"cases": len(states), "open_cases": open_cases, "facts": len(facts), "tasks": boards,
             "alerts": alerts, "audit": audits}
@@ -176,6 +177,29 @@ def _alert_line(raw: bytes) -> tuple[float, str] | None:
     except DecodeError:
         return None
     return float(alert["at"]), dumps(alert).decode()
+
+
+# How far back each department's own alert list is rebuilt from (records per partition of ``alerts``).
+DEPARTMENT_ALERTS_TAIL = 20_000
+
+
+async def _rebuild_department_alerts(client: aioredis.Redis, bootstrap: str) -> int:
+    """Each department's own latest alerts (see ``agents.console.keep_alert``), from the tail of ``alerts``."""
+    by_department: dict[str, list[tuple[float, str]]] = defaultdict(list)
+    for rec in await _read(bootstrap, ALERTS.name, tail=DEPARTMENT_ALERTS_TAIL):
+        with contextlib.suppress(DecodeError):
+            alert = decode_dict(Alert, rec.value)
+            if alert["department"]:
+                by_department[alert["department"]].append((float(alert["at"]), dumps(alert).decode()))
+    if not by_department:
+        return 0
+    pipe = client.pipeline(transaction=True)
+    for department, lines in by_department.items():
+        newest = sorted(lines)[-RECENT_ALERTS:]
+        pipe.delete(keys.alerts_recent_of(department))
+        pipe.lpush(keys.alerts_recent_of(department), *(text for _, text in newest))
+    await pipe.execute()
+    return len(by_department)
 
 
 def _audit_line(raw: bytes) -> tuple[float, str] | None:

@@ -21,8 +21,11 @@ pytestmark = pytest.mark.integration
 
 # Not views of the log: locks and markers, what the inputs' ids were first seen with, rate limits, and
 # what is kept for a while only (camera evidence, the cameras' latest frames).
+# Crews' photos are kept for a while like camera evidence; reviewed frames are a training set kept until
+# exported (the verdict itself is a command on the log).
 _NOT_VIEWS = ("cityops:cases:index-", "cityops:seen-input:", "cityops:evidence:", "cityops:camera:",
-              "cityops:ratelimit", "cityops:open311:", "cityops:session")
+              "cityops:ratelimit", "cityops:open311:", "cityops:session", "cityops:field-photo:",
+              "cityops:case-photos:", "cityops:review:")
 
 
 def views(client: redis_sync.Redis) -> dict[str, Any]:
@@ -79,6 +82,7 @@ def test_a_flushed_redis_gets_every_view_back_from_the_log(stack: Stack) -> None
     before = settled(stack)
     assert any(k.startswith("cityops:tasks:") for k in before) and keys.ANALYTICS_FACTS in before
     assert before[keys.ALERTS_RECENT]
+    assert any(k.startswith(keys.ALERTS_RECENT + ":") for k in before)  # a department's own alert list
     stack.redis.flushall()
     deadline = time.monotonic() + 120
     while not stack.redis.exists(keys.CASE_INDEX_READY):  # the views timer notices within seconds
