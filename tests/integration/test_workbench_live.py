@@ -14,6 +14,7 @@ import os
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -263,6 +264,9 @@ def test_department_and_crew_work_the_board_and_the_resolve_photo_shows_in_the_c
     card.click()
     desk.wait_for_selector(f'#case-panel[data-case-id="{cases["task"]}"] .act-reject')
     shot(desk, "department-case-desktop")
+    # The report shows when the citizen reported it (30 h ago), not when it reached the case.
+    reported = datetime.fromisoformat(desk.get_attribute("#case-panel .obs time.reported-at", "datetime") or "")
+    assert 29.9 * 3600 < time.time() - reported.timestamp() < 30.2 * 3600
 
     # Not ours: the department picks the right one by name, and the case leaves its board and its map.
     desk.click(f'#board .task[data-task-id="{cases["reject"]}/1"]')

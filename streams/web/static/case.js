@@ -20,7 +20,8 @@ function row(label, value) {
 function report(state, o) {
   const source = o.source === "camera" ? `camera · ${o.camera_name || o.camera_id}` : (o.source || "report");
   return el("div", { class: "obs", dataset: { observationId: o.observation_id } },
-    el("div", {}, el("b", {}, source), " · ", el("time", { class: "reported-at" }, fmt.time(o.reported_at)),
+    el("div", {}, el("b", {}, source), " · ", el("time", { class: "reported-at", datetime: o.reported_at ? new Date(o.reported_at * 1000).toISOString() : null },
+      fmt.time(o.reported_at)),
       o.confidence && o.source === "camera" ? ` · detector ${Number(o.confidence).toFixed(2)}` : ""),
     o.address ? el("div", { class: "muted" }, o.address) : null,
     o.text ? el("div", { class: "obs-text" }, o.text) : null,
