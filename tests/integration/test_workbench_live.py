@@ -177,6 +177,12 @@ def test_operator_triages_with_the_suggestion_preselected_and_dismisses_a_false_
     page.wait_for_selector(".leaflet-tooltip.district-label")
     page.wait_for_selector(".leaflet-marker-icon.case-dot, .leaflet-marker-icon.case-cluster")
     assert page.locator("path.district").count() == 18
+    page.wait_for_selector("#map path.heat", state="attached", timeout=15_000)
+    # The heat layer follows the filters: only triaged cases' cells once the status filter says so.
+    page.select_option("#f-status", "triage")
+    want = len(http(stack, "/api/map/heat?status=triage", tokens["operator"])[1]["cells"])
+    eventually(lambda: page.locator("#map path.heat").count() == want, 15, "the heat of triaged cases only")
+    page.select_option("#f-status", "")
     shot(page, "operator-map-desktop")
     # A case marker opens its case (a cluster, clicked, zooms in until its cases stand apart).
     for _ in range(4):

@@ -10,6 +10,7 @@ import { renderReview } from "./review.js";
 
 const $ = (sel) => document.querySelector(sel);
 const REFRESH_MS = 30000;
+const HEAT_EVERY = 10;
 
 const state = {
   meta: null,
@@ -69,12 +70,12 @@ function setupFilters(meta) {
     el("div", {}, el("i", { class: `case-dot status-${status}` }), status.replace("_", " "))));
 }
 
-async function refreshCases() {
+async function refreshCases(withHeat = true) {
   const data = await api(`/api/cases?${filters()}`);
   state.map.setCases(data.cases);
   state.truncated = data.truncated;
   showCount();
-  await refreshHeat();
+  if (withHeat) await refreshHeat();
 }
 
 function showCount() {
@@ -205,7 +206,9 @@ async function start() {
   setupFilters(meta);
   await refreshCases();
   connectAlerts();
-  setInterval(() => refreshCases().catch((err) => console.warn(err)), REFRESH_MS);
+  // Cases every 30 s; the heat (every case's facts) when the filters change and every few minutes.
+  let ticks = 0;
+  setInterval(() => refreshCases(++ticks % HEAT_EVERY === 0).catch((err) => console.warn(err)), REFRESH_MS);
   if (["department", "field_crew"].includes(meta.me.role)) await showView("tasks");
   document.body.dataset.ready = "true";
 }

@@ -115,12 +115,25 @@ def test_a_confirmed_detection_exports_as_a_yolo_box(api: WebHarness) -> None:
 
 
 def test_the_heat_layer_counts_only_the_filtered_cases(api: WebHarness) -> None:
-    seed(api)
+    facts = [CaseFacts(case_id=f"H{i}", status=status, kind="garbage", category="garbage_bag", district="nevskiy",
+                       department=DEPT_A if i else DEPT_B, cell=cell, sources=["camera" if i == 3 else "hotline"],
+                       updated_at=time.time())
+             for i, (status, cell) in enumerate([("triage", "881f1d4ab3fffff"), ("dispatched", "881f1d4ab3fffff"),
+                                                  ("triage", "881f1d4a93fffff"), ("closed", "881f1d4a93fffff")])]
+
+    async def put() -> None:
+        for f in facts:
+            await api.redis.hset(keys.ANALYTICS_FACTS, f.case_id, json.dumps(f.to_json()))
+
+    api.run(put())
     everything = api.call("GET", "/api/map/heat", who="operator").body["cells"]
-    assert sum(c["cases"] for c in everything) == 4
+    assert {c["cell"]: c["cases"] for c in everything} == {"881f1d4ab3fffff": 2, "881f1d4a93fffff": 2}
     triage = api.call("GET", "/api/map/heat?status=triage", who="operator").body["cells"]
-    assert sum(c["cases"] for c in triage) == 2
-    assert sum(c["cases"] for c in api.call("GET", "/api/map/heat", who="dept_b").body["cells"]) == 0
+    assert {c["cell"]: c["cases"] for c in triage} == {"881f1d4ab3fffff": 1, "881f1d4a93fffff": 1}
+    cameras = api.call("GET", "/api/map/heat?source=camera", who="operator").body["cells"]
+    assert [(c["cell"], c["cases"]) for c in cameras] == [("881f1d4a93fffff", 1)]
+    assert sum(c["cases"] for c in api.call("GET", "/api/map/heat", who="dept_b").body["cells"]) == 1
+    assert len(everything[0]["boundary"]) == 6
 
 
 def test_a_districts_health_report_has_rates_trend_and_hot_spots(api: WebHarness) -> None:
