@@ -12,7 +12,8 @@ matches an observation) takes a lock and rebuilds, while the others wait:
 * task boards: the tasks (``dispatch-tasks``) and the crews' accepted updates (field
   events on ``case-events``), through the projection's own merge functions;
 * the analytics facts every report reads (``case-events``);
-* the latest alerts (``alerts``), city-wide and per department, and audit entries (``audit``).
+* the latest alerts (``alerts``), city-wide and per department, and audit entries (``audit``);
+* the camera review's labelled examples (from the verdicts' case events; the frames are kept like evidence).
 
 The live projections keep writing meanwhile; every write is idempotent and newer
 states win, so a rebuild and a projection never undo each other.
@@ -39,6 +40,7 @@ from agents.console import RECENT_ALERTS, apply_field_update, board_update, case
 from agents.logic.analytics import CaseFacts, apply_event
 from agents.logic.dedupe import dedupe_group
 from agents.logic.lifecycle import CLOSED_STATUSES
+from agents.logic.review import example_of_event
 from config.models import CityConfig
 from schemas.codec import DecodeError, decode, decode_dict, decode_own, dumps, loads
 from schemas.records import Alert, CaseEvent, CaseState, DispatchTask
@@ -139,6 +141,10 @@ async def rebuild_views(client: aioredis.Redis, city: CityConfig, bootstrap: str
             facts[ev.case_id] = folded
     if facts:
         pipe.hset(keys.ANALYTICS_FACTS, mapping={cid: dumps(f.to_json()) for cid, f in facts.items() if f})
+    examples = {ev.case_id: ex for ev in events
+                if (ex := example_of_event(ev, history.get(ev.case_id, CaseLog()).observations)) is not None}
+    if examples:
+        pipe.hset(keys.REVIEW_EXAMPLES, mapping={cid: dumps(ex).decode() for cid, ex in examples.items()})
     await pipe.execute()
     boards = await _rebuild_boards(client, bootstrap, events)
     alerts = await _rebuild_recent(client, bootstrap, ALERTS.name, keys.ALERTS_RECENT, RECENT_ALERTS, _alert_line)

@@ -22,6 +22,7 @@ import h3
 from faust import web
 
 from agents.logic import analytics
+from agents.logic.review import frame_box, review_example
 from schemas.records import SCHEMA_VERSION, CaseCommand
 from streams import redis_keys as keys
 from streams.app import app, city, produce, redis
@@ -33,7 +34,7 @@ from streams.web.audit import audit
 from streams.web.auth import authenticate
 from streams.web.http import ApiError, client_of, guarded, json_body, json_response, query_float, query_int
 
-__all__ = ["health_report", "review_example", "yolo_export"]
+__all__ = ["health_report", "yolo_export"]
 
 VERDICTS = ("confirmed", "false_positive")
 _WEEK = 7 * 86400.0
@@ -61,32 +62,8 @@ class FieldPhoto(web.View):
         return self.bytes(jpeg, content_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
 
 
-def _box(value: Any) -> list[float]:
-    """A report's camera box as four floats ([] when it has none or it is malformed)."""
-    parts = value.split(",") if isinstance(value, str) and value else value if isinstance(value, list) else []
-    try:
-        box = [float(v) for v in parts]
-    except (TypeError, ValueError):
-        return []
-    return box if len(box) == 4 else []
-
-
 def _first_frame(doc: dict[str, Any]) -> dict[str, Any]:
     return next((o for o in doc.get("observations") or [] if o.get("evidence")), {})
-
-
-def review_example(doc: dict[str, Any], verdict: str, by: str, note: str, now: float) -> dict[str, Any]:
-    """The labelled example an operator's verdict on a camera case makes (its newest kept frame)."""
-    frames = [o for o in doc.get("observations") or [] if o.get("evidence")]
-    if not frames:
-        raise ApiError(409, f"case {doc['case_id']} has no camera frame to review")
-    frame = max(frames, key=workbench.observation_time)
-    return {
-        "case_id": doc["case_id"], "verdict": verdict, "by": by, "note": note[:500], "at": now,
-        "observation_id": frame["observation_id"], "camera_id": frame.get("camera_id", ""),
-        "category": doc.get("category", ""), "kind": doc.get("kind", ""),
-        "bbox": _box(frame.get("bbox")), "confidence": float(frame.get("confidence") or 0.0),
-    }
 
 
 @app.page("/api/cases/{case_id}/review")
@@ -105,11 +82,14 @@ class Review(web.View):
         doc = await _readable_case(principal, case_id)
         if doc.get("status") in ("verified", "closed"):
             raise ApiError(409, f"case {case_id} is {doc.get('status')}; it cannot be reviewed")
-        example = review_example(doc, verdict, principal.actor, str(body.get("note") or ""), time.time())
+        at = time.time()
+        example = review_example(case_id, str(doc.get("category") or ""), str(doc.get("kind") or ""),
+                                 doc.get("observations") or [], verdict, principal.actor, at)
+        if example is None:
+            raise ApiError(409, f"case {case_id} has no camera frame to review")
         client = redis()
         # Evidence expires with the case window; the labelled frame must outlive it until training.
         jpeg: Any = await client.get(keys.evidence(example["observation_id"]))
-        example["frame_kept"] = bool(jpeg)
         pipe = client.pipeline(transaction=True)
         if jpeg:
             pipe.set(keys.review_frame(example["observation_id"]), jpeg)
@@ -139,7 +119,7 @@ class ReviewQueue(web.View):
         reviewed = set(await redis().hkeys(keys.REVIEW_EXAMPLES)) if docs else set()
         reviewed = {r.decode() if isinstance(r, bytes) else r for r in reviewed}
         cases = [{**store.summary_of(d), "address": workbench.address_of(d, city()), "photo": workbench.photo_of(d),
-                  "bbox": _box(_first_frame(d).get("bbox")), "camera_id": _first_frame(d).get("camera_id", "")}
+                  "bbox": frame_box(_first_frame(d).get("bbox")), "camera_id": _first_frame(d).get("camera_id", "")}
                  for d in docs if d["case_id"] not in reviewed and d.get("status") not in ("verified", "closed")
                  and workbench.photo_of(d)][:limit]
         return json_response({"cases": cases, "count": len(cases), "truncated": truncated})
@@ -159,6 +139,10 @@ class ReviewExamples(web.View):
         if not can_triage(authenticate(request)):
             raise ApiError(403, "camera review is the management centre's (operator or admin)")
         examples = await _examples()
+        if examples:  # evidence expires; a reviewed frame is kept until exported (or lost with Redis)
+            kept = await redis().mget([keys.review_frame(e["observation_id"]) for e in examples])
+            for example, frame in zip(examples, kept, strict=True):
+                example["frame_kept"] = bool(frame)
         return json_response({"examples": examples, "count": len(examples),
                               "by_verdict": dict(Counter(e["verdict"] for e in examples))})
 

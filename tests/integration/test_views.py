@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import uuid
@@ -11,7 +12,7 @@ import pytest
 import redis as redis_sync
 
 from schemas.codec import encode
-from schemas.records import FieldUpdate
+from schemas.records import CaseCommand, FieldUpdate
 from streams import redis_keys as keys
 
 from .conftest import Stack
@@ -21,11 +22,11 @@ pytestmark = pytest.mark.integration
 
 # Not views of the log: locks and markers, what the inputs' ids were first seen with, rate limits, and
 # what is kept for a while only (camera evidence, the cameras' latest frames).
-# Crews' photos are kept for a while like camera evidence; reviewed frames are a training set kept until
+# Crews' photos are kept for a while like camera evidence; reviewed frames (not their examples) are kept until
 # exported (the verdict itself is a command on the log).
 _NOT_VIEWS = ("cityops:cases:index-", "cityops:seen-input:", "cityops:evidence:", "cityops:camera:",
               "cityops:ratelimit", "cityops:open311:", "cityops:session", "cityops:field-photo:",
-              "cityops:case-photos:", "cityops:review:")
+              "cityops:case-photos:", "cityops:review:frame:")
 
 
 def views(client: redis_sync.Redis) -> dict[str, Any]:
@@ -79,6 +80,18 @@ def test_a_flushed_redis_gets_every_view_back_from_the_log(stack: Stack) -> None
     stack.send_many("field-updates", updates)
     stack.read_json("case-events", lambda d: d["case_id"] in {t["case_id"] for t in tasks}
                     and d["type"] in ("acknowledged", "resolved", "rejected"), 3, since=since["case-events"])
+    # An operator dismisses a camera detection: its labelled example is a view of the verdict's event.
+    frame = dataclasses.replace(observation(9, *offset_meters(lat, lon, 900), "camera", kind="illegal_ads", tag=tag,
+                                            camera="cam-nevsky-gostiny"), bbox=[0.2, 0.1, 0.5, 0.4])
+    frame = dataclasses.replace(frame, evidence=frame.observation_id)
+    since_frame = stack.offsets("case-events")
+    stack.send("observations", frame.observation_id, encode(frame))
+    (camera_case,) = attached(stack, {frame.observation_id}, since_frame)[frame.observation_id]
+    review = CaseCommand(command_id=f"review:{tag}", case_id=camera_case, type="review", at=time.time(),
+                         verdict="false_positive", by="operator:it")
+    stack.send("case-commands", camera_case, encode(review))
+    stack.read_json("case-events", lambda d: d["case_id"] == camera_case and d["type"] == "closed", 1,
+                    since=since_frame)
     before = settled(stack)
     assert any(k.startswith("cityops:tasks:") for k in before) and keys.ANALYTICS_FACTS in before
     assert before[keys.ALERTS_RECENT]
@@ -91,5 +104,8 @@ def test_a_flushed_redis_gets_every_view_back_from_the_log(stack: Stack) -> None
     after = settled(stack)
     missing = sorted(set(before) - set(after))
     assert not missing, f"views not rebuilt: {missing[:10]}"
+    example = after[keys.REVIEW_EXAMPLES][camera_case]
+    assert (example["verdict"], example["observation_id"], example["bbox"], example["by"]) == (
+        "false_positive", frame.observation_id, [0.2, 0.1, 0.5, 0.4], "operator:it")
     differ = sorted(k for k in before if before[k] != after[k])
     assert not differ, f"views rebuilt differently: {differ[:5]}: {before[differ[0]]!r} != {after[differ[0]]!r}"

@@ -53,7 +53,7 @@ def jpeg(seed: int, text: str) -> bytes:
 def observation(name: str, **fields: Any) -> Observation:
     now = time.time()
     base: dict[str, Any] = dict(
-        schema_version=1, observation_id=f"wb-{RUN}-{name}", source="hotline", source_id=f"{RUN}-{name}",
+        observation_id=f"wb-{RUN}-{name}", source="hotline", source_id=f"{RUN}-{name}",
         observed_at=now - 3600, ingested_at=now, kind="garbage", category="c.sanitarnoe_sostoyanie",
         lat=59.9305, lon=30.4010, district="nevskiy", confidence=0.9, location_precision="address",
     )
