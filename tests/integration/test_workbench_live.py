@@ -207,7 +207,7 @@ def test_operator_triages_with_the_suggestion_preselected_and_dismisses_a_false_
         }));
         return [clashes, boxes.length, new Set(boxes.map((b) => Math.round(b.height))).size];
     }""")
-    assert overlaps[0] == 0 and overlaps[1] >= 5 and overlaps[2] == 1, overlaps  # one label height at any zoom
+    assert overlaps[0] == 0 and overlaps[1] >= 2 and overlaps[2] == 1, overlaps  # one label height at any zoom
     shot(page, "operator-map-city-desktop")
 
     page.click('#tabs button[data-view="triage"]')
@@ -276,6 +276,7 @@ def test_department_and_crew_work_the_board_and_the_resolve_photo_shows_in_the_c
     assert 29.9 * 3600 < time.time() - reported.timestamp() < 30.2 * 3600
 
     # Not ours: the department picks the right one by name, and the case leaves its board and its map.
+    desk.click("#case-panel button.close")
     desk.click(f'#board .task[data-task-id="{cases["reject"]}/1"]')
     desk.wait_for_selector(f'#case-panel[data-case-id="{cases["reject"]}"] .act-reject').click()
     desk.fill("dialog.modal input.dept-search", "Центрального района")
