@@ -144,6 +144,9 @@ class CaseDetail(web.View):
         if doc is None or not can_read_case(principal, doc):
             raise ApiError(404, f"no case {case_id}")
         view = workbench.case_view(doc, city())
+        kept = await store.kept_evidence(redis(), [str(o.get("evidence") or "") for o in view["observations"]])
+        for obs in view["observations"]:
+            obs["evidence_kept"] = obs.get("evidence", "") in kept
         view["field_photos"] = await store.field_photos(redis(), doc)
         view["review"] = await store.review_of(redis(), case_id)
         if can_triage(principal) and doc.get("status") in ("triage", "rejected", "new"):
@@ -184,9 +187,10 @@ class Triage(web.View):
         docs.sort(key=lambda d: float(d.get("updated_at") or 0.0))
         picks = await asyncio.to_thread(workbench.suggestions, _router(), docs, city())
         labels = workbench.city_labels(city())
+        kept = await store.kept_evidence(redis(), [workbench.photo_of(d) for d in docs])
         cases = [
             {**store.summary_of(d), "text": str(d.get("text") or "")[:workbench.SUMMARY_CHARS],
-             "address": workbench.address_of(d, city()), "photo": workbench.photo_of(d),
+             "address": workbench.address_of(d, city()), "photo": p if (p := workbench.photo_of(d)) in kept else "",
              "category_label": labels.get(str(d.get("category")), d.get("category")),
              "suggestions": s}
             for d, s in zip(docs, picks, strict=True)
@@ -242,6 +246,9 @@ class Tasks(web.View):
         now = time.time()
         cards = workbench.sort_board([workbench.task_card(t, docs.get(str(t["case_id"])), city(), now)
                                       for t in tasks])
+        kept = await store.kept_evidence(redis(), [c["photo"] for c in cards])
+        for card in cards:  # an expired frame is no photo at all, rather than a broken one
+            card["photo"] = card["photo"] if card["photo"] in kept else ""
         return json_response({"department": department, "tasks": cards, "count": len(cards)})
 
 

@@ -118,10 +118,12 @@ class ReviewQueue(web.View):
         docs, truncated = await store.load_cases(redis(), principal, flt, limit * 2)
         reviewed = set(await redis().hkeys(keys.REVIEW_EXAMPLES)) if docs else set()
         reviewed = {r.decode() if isinstance(r, bytes) else r for r in reviewed}
+        # A frame must still be there to be judged (evidence expires with its case kind's window).
+        kept = await store.kept_evidence(redis(), [workbench.photo_of(d) for d in docs])
         cases = [{**store.summary_of(d), "address": workbench.address_of(d, city()), "photo": workbench.photo_of(d),
                   "bbox": frame_box(_first_frame(d).get("bbox")), "camera_id": _first_frame(d).get("camera_id", "")}
                  for d in docs if d["case_id"] not in reviewed and d.get("status") not in ("verified", "closed")
-                 and workbench.photo_of(d)][:limit]
+                 and workbench.photo_of(d) in kept][:limit]
         return json_response({"cases": cases, "count": len(cases), "truncated": truncated})
 
 

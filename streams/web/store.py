@@ -27,6 +27,7 @@ __all__ = [
     "field_photos",
     "find_task",
     "keep_field_photo",
+    "kept_evidence",
     "load_case",
     "load_cases",
     "load_facts",
@@ -148,6 +149,17 @@ async def docs_by_id(client: aioredis.Redis, case_ids: Sequence[str]) -> dict[st
     """Case documents by id (absent ones left out)."""
     unique = list(dict.fromkeys(case_ids))
     return {str(d["case_id"]): d for d in await _docs(client, unique)}
+
+
+async def kept_evidence(client: aioredis.Redis, observation_ids: Iterable[str]) -> set[str]:
+    """Which of these camera frames are still kept (evidence expires with its case kind's window)."""
+    ids = [i for i in dict.fromkeys(observation_ids) if i]
+    if not ids:
+        return set()
+    pipe = client.pipeline(transaction=False)
+    for i in ids:
+        pipe.exists(keys.evidence(i))
+    return {i for i, found in zip(ids, await pipe.execute(), strict=True) if found}
 
 
 PHOTO_KEEP_S = 90 * 86400

@@ -25,7 +25,8 @@ function report(state, o) {
       o.confidence && o.source === "camera" ? ` · detector ${Number(o.confidence).toFixed(2)}` : ""),
     o.address ? el("div", { class: "muted" }, o.address) : null,
     o.text ? el("div", { class: "obs-text" }, o.text) : null,
-    o.evidence ? el("img", { class: "frame", src: `/api/evidence/${encodeURIComponent(o.evidence)}`,
+    o.evidence && !o.evidence_kept ? el("div", { class: "muted" }, "frame expired") : null,
+    o.evidence && o.evidence_kept ? el("img", { class: "frame", src: `/api/evidence/${encodeURIComponent(o.evidence)}`,
       alt: `frame from ${o.camera_name || "camera"}`, loading: "lazy" }) : null);
 }
 

@@ -168,3 +168,21 @@ def test_a_crews_resolve_photo_is_kept_for_its_case(api: WebHarness) -> None:
     kept = json.loads(api.run(api.redis.hget(keys.case_photos("C-soon"), update_id)))
     assert kept["action"] == "resolve" and kept["crew_id"] == "crew-7" and kept["note"] == "Fixed"
     assert api.call("GET", f"/api/cases/C-soon/photos/{update_id}", who="dept_a").body == JPEG
+
+
+def test_an_expired_frame_is_no_photo_rather_than_a_broken_one(api: WebHarness) -> None:
+    seed(api)
+    gone = "camera:cam-sennaya:old"
+    api.put_case(make_case("C-old", DEPT_A, status="dispatched", kind="garbage", updated_at=time.time(),
+                           sources={"camera": 1}, observations=[
+                               {"observation_id": gone, "source": "camera", "camera_id": "cam-sennaya",
+                                "evidence": gone, "at": time.time()}]))
+    api.run(api.redis.hset(keys.tasks_of(DEPT_A), "C-old/1", json.dumps(
+        {"task_id": "C-old/1", "case_id": "C-old", "department": DEPT_A, "status": "open", "created_at": 1.0})))
+    cards = {t["task_id"]: t for t in api.call("GET", "/api/tasks", who="dept_a").body["tasks"]}
+    assert cards["C-old/1"]["photo"] == ""
+    (report,) = api.call("GET", "/api/cases/C-old", who="dept_a").body["observations"]
+    assert report["evidence_kept"] is False
+    assert api.call("GET", "/api/cases/C-cam", who="operator").body["observations"][0]["evidence_kept"] is True
+    queue = [c["case_id"] for c in api.call("GET", "/api/review/queue", who="operator").body["cases"]]
+    assert queue == ["C-cam"]  # nothing left to judge on C-old
