@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import logging
 import time
 import uuid
@@ -40,17 +41,18 @@ from agents.console import RECENT_ALERTS, apply_field_update, board_update, case
 from agents.logic.analytics import CaseFacts, apply_event
 from agents.logic.dedupe import dedupe_group
 from agents.logic.lifecycle import CLOSED_STATUSES
+from agents.logic.open311 import open311_record
 from agents.logic.review import example_of_event
 from config.models import CityConfig
 from schemas.codec import DecodeError, decode, decode_dict, decode_own, dumps, loads
-from schemas.records import Alert, CaseEvent, CaseState, DispatchTask
+from schemas.records import Alert, CaseEvent, CaseState, DispatchTask, HotlineEvent, fitted_id
 from streams import redis_keys as keys
 from streams.app import city, redis
 from streams.log_reader import read_log
 from streams.outbox import Outbox
 from streams.settings import current_settings
 from streams.stage import TimerStage
-from streams.topics import ALERTS, AUDIT, CASE_EVENTS, CASE_STATE, DISPATCH_TASKS
+from streams.topics import ALERTS, AUDIT, CASE_EVENTS, CASE_STATE, DISPATCH_TASKS, HOTLINE_EVENTS
 
 __all__ = ["AUDIT_KEEP", "CaseLog", "ensure_views", "rebuild_views", "stages"]
 
@@ -150,8 +152,36 @@ async def rebuild_views(client: aioredis.Redis, city: CityConfig, bootstrap: str
     alerts = await _rebuild_recent(client, bootstrap, ALERTS.name, keys.ALERTS_RECENT, RECENT_ALERTS, _alert_line)
     await _rebuild_department_alerts(client, bootstrap)
     audits = await _rebuild_recent(client, bootstrap, AUDIT.name, keys.AUDIT_RECENT, AUDIT_KEEP, _audit_line)
+    requests = await _rebuild_open311(client, bootstrap, history)
     return {"cases": len(states), "open_cases": open_cases, "facts": len(facts), "tasks": boards,
-            "alerts": alerts, "audit": audits}
+            "alerts": alerts, "audit": audits, "open311_requests": requests}
+
+
+# What every Open311 submission's event carries (the log is written by orjson, no spaces).
+_OPEN311_MARK = b'"channel":"open311"'
+
+
+async def _rebuild_open311(client: aioredis.Redis, bootstrap: str, history: dict[str, CaseLog]) -> int:
+    """The Open311 requests still on ``hotline-events`` (its retention), with the case each joined."""
+    case_of = {obs_id: case_id for case_id, case in history.items() for obs_id in case.assigned}
+    pipe = client.pipeline(transaction=False)
+    count = 0
+    for rec in await _read(bootstrap, HOTLINE_EVENTS.name):
+        if _OPEN311_MARK not in (rec.value or b""):
+            continue
+        try:
+            event = decode(HotlineEvent, rec.value)
+        except DecodeError:
+            continue  # dead-lettered by the hotline stage when it arrived
+        record = open311_record(event)
+        case_id = case_of.get(fitted_id(f"hotline:{event.event_id}"))
+        if case_id:
+            record["case_id"] = case_id
+        pipe.set(keys.open311_request(event.event_id), json.dumps(record, ensure_ascii=False))
+        pipe.zadd(keys.OPEN311_REQUESTS, {event.event_id: event.received_at})
+        count += 1
+    await pipe.execute()
+    return count
 
 
 async def _rebuild_boards(client: aioredis.Redis, bootstrap: str, events: list[CaseEvent]) -> int:

@@ -42,6 +42,7 @@ __all__ = [
     "FieldUpdate",
     "HotlineEvent",
     "Observation",
+    "Open311Submission",
     "Part",
     "Record",
     "Report",
@@ -137,6 +138,17 @@ class CameraFrame(Record):
 
 
 @dataclass(kw_only=True)
+class Open311Submission(Part):
+    """What an Open311 client submitted beyond the report itself (what GET requests answers with)."""
+
+    description: str = ""
+    address: str = ""
+    address_id: str = ""
+    media_url: str = ""
+    location_precision: str = "exact"
+
+
+@dataclass(kw_only=True)
 class HotlineEvent(Record):
     """A citizen report from phone, app, web or Open311 (topic ``hotline-events``)."""
 
@@ -154,6 +166,8 @@ class HotlineEvent(Record):
     # 1: a first appeal; n: the citizen's n-th petition on the same problem (a repeated appeal after an
     # answer they did not accept). Repeated petitions go where the city's history sends them.
     petition: int = 1
+    # An Open311 request as submitted (no personal data): the log keeps it, so Redis can lose it.
+    open311: Open311Submission | None = None
 
 
 @dataclass(kw_only=True)
@@ -479,6 +493,13 @@ FIELD_RULES: dict[str, dict[str, dict[str, Any]]] = {
         "petition": {"minimum": 1, "maximum": 1000},
     },
     "Route": {"confidence": {"minimum": 0, "maximum": 1}, "source": _ROUTE_SOURCE},
+    "Open311Submission": {
+        "description": {"maxLength": 20000},
+        "address": {"maxLength": 500},
+        "address_id": {"maxLength": 500},
+        "media_url": {"maxLength": 2000},
+        "location_precision": {"enum": ["exact", "address", "district", "city"]},
+    },
     "Report": {"observed_at": _TIME, "ingested_at": _TIME, "petition": {"minimum": 1, "maximum": 1000}},
     "CaseCommand": {
         "type": {"enum": list(CASE_COMMAND_TYPES)},

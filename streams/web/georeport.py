@@ -21,8 +21,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from agents.logic.analytics import RESOLVED_STATUSES
+from agents.logic.open311 import open311_record
 from config import CityConfig
-from schemas.records import SCHEMA_VERSION, HotlineEvent
+from schemas.records import SCHEMA_VERSION, HotlineEvent, Open311Submission
 
 __all__ = [
     "MAX_DESCRIPTION",
@@ -214,20 +215,10 @@ def parse_post(
         lon=lon,
         address=address or address_id,
         service_code=code,
+        open311=Open311Submission(description=description, address=address, address_id=address_id,
+                                  media_url=media_url, location_precision=precision),
     )
-    stored = {
-        "service_request_id": rid,
-        "service_code": code,
-        "description": description,
-        "lat": lat,
-        "long": lon,
-        "address": address,
-        "address_id": address_id,
-        "media_url": media_url,
-        "requested_at": received,
-        "location_precision": precision,
-    }
-    return event, stored
+    return event, open311_record(event)
 
 
 def _place(

@@ -17,6 +17,8 @@ from streams import redis_keys as keys
 
 from .conftest import Stack
 from .test_cases import NEVSKY, attached, observation, offset_meters
+from .test_console_live import eventually
+from .test_open311_live import CODE, SPEC_POST, call
 
 pytestmark = pytest.mark.integration
 
@@ -25,7 +27,7 @@ pytestmark = pytest.mark.integration
 # Crews' photos are kept for a while like camera evidence; reviewed frames (not their examples) are kept until
 # exported (the verdict itself is a command on the log).
 _NOT_VIEWS = ("cityops:cases:index-", "cityops:seen-input:", "cityops:evidence:", "cityops:camera:",
-              "cityops:ratelimit", "cityops:open311:", "cityops:session", "cityops:field-photo:",
+              "cityops:ratelimit", "cityops:session", "cityops:field-photo:",
               "cityops:case-photos:", "cityops:review:frame:")
 
 
@@ -63,7 +65,22 @@ def settled(stack: Stack, quiet_s: float = 4.0, timeout_s: float = 90.0) -> dict
     raise AssertionError("the views never settled")
 
 
+def _open311_request(stack: Stack) -> None:
+    """A request from a third-party app, followed until its case is known (what GET remembers)."""
+    status, body = call(stack, "/open311/v2/requests.json", SPEC_POST.format(code=CODE))
+    assert status == 200, body
+    request_id = body[0]["service_request_id"]
+
+    def joined() -> dict[str, Any] | None:
+        call(stack, f"/open311/v2/requests/{request_id}.json")
+        raw = stack.redis.get(keys.open311_request(request_id))
+        return json.loads(raw) if raw and b'"case_id"' in raw else None
+
+    eventually(joined, 120, "the Open311 request to join its case")
+
+
 def test_a_flushed_redis_gets_every_view_back_from_the_log(stack: Stack) -> None:
+    _open311_request(stack)
     lat, lon = offset_meters(*NEVSKY, 2500)
     tag = uuid.uuid4().hex[:6]
     obs = [observation(i, *offset_meters(lat, lon, 120 * i), kind="street_vending", tag=tag) for i in range(3)]
