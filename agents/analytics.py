@@ -71,4 +71,4 @@ async def _project_facts(events: Sequence[RecordEvent], out: Outbox) -> None:
 
 # Case events come at several per observation: read in whole fetches (see streams.batch_consumer).
 def stages() -> list[BatchStage]:
-    return [BatchStage(STAGE, "cityops-analytics", CASE_EVENTS, _project_facts, writes=(DEADLETTER,))]
+    return [BatchStage(STAGE, "cityops-analytics", CASE_EVENTS, _project_facts, writes=(DEADLETTER,), patient=True)]

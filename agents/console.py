@@ -288,10 +288,11 @@ async def prune_boards(now: float, out: Outbox) -> None:
 def stages() -> list[BatchStage | TimerStage]:
     # Case states, alerts and tasks come at the case stage's pace: read in whole fetches.
     return [
-        BatchStage(STAGE, "cityops-console-cases", CASE_STATE, _project_cases, writes=(DEADLETTER,)),
-        BatchStage(STAGE, "cityops-console-alerts", ALERTS, _project_alerts, writes=(DEADLETTER,)),
-        BatchStage(STAGE, "cityops-console-tasks", DISPATCH_TASKS, _project_tasks, writes=(DEADLETTER,)),
+        BatchStage(STAGE, "cityops-console-cases", CASE_STATE, _project_cases, writes=(DEADLETTER,), patient=True),
+        BatchStage(STAGE, "cityops-console-alerts", ALERTS, _project_alerts, writes=(DEADLETTER,), patient=True),
+        BatchStage(STAGE, "cityops-console-tasks", DISPATCH_TASKS, _project_tasks, writes=(DEADLETTER,),
+                   patient=True),
         BatchStage(STAGE, "cityops-console-boards", CASE_EVENTS, _project_field_events, writes=(DEADLETTER,),
-                   max_records=BATCH),
+                   patient=True, max_records=BATCH),
         TimerStage("console.prune", 3600.0, prune_boards),
     ]

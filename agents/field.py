@@ -68,4 +68,4 @@ async def forward_updates(events: Sequence[RecordEvent], out: Outbox) -> None:
 
 def stages() -> list[BatchStage]:
     return [BatchStage(STAGE, "cityops-field", FIELD_UPDATES, forward_updates, writes=(CASE_COMMANDS, DEADLETTER),
-                       max_records=200, quiet=True)]
+                       max_records=200, patient=True)]

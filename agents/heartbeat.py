@@ -80,5 +80,5 @@ async def read_heartbeats(events: Sequence[RecordEvent], out: Outbox) -> None:
 def stages() -> list[BatchStage | TimerStage]:
     return [
         TimerStage("heartbeat", 2.0, send_heartbeats, writes=(HEARTBEATS,)),
-        BatchStage("heartbeat", "cityops-heartbeats", HEARTBEATS, read_heartbeats, quiet=True),
+        BatchStage("heartbeat", "cityops-heartbeats", HEARTBEATS, read_heartbeats, patient=True),
     ]

@@ -109,5 +109,6 @@ async def detect_violations(events: Sequence[RecordEvent], out: Outbox) -> None:
 
 
 def stages() -> list[BatchStage]:
-    return [BatchStage(STAGE, "cityops-vision", CAMERA_FRAMES, detect_violations,
+    # Patient: a violation is confirmed over minutes of frames, a quarter second more per frame changes nothing.
+    return [BatchStage(STAGE, "cityops-vision", CAMERA_FRAMES, detect_violations, patient=True,
                        writes=(OBSERVATIONS, DEADLETTER), max_records=MAX_BATCH)]

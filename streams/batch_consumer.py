@@ -172,7 +172,7 @@ class BatchConsumer:
     :param spec: the topic to read
     :param handle: called with each batch's events; returns once their outputs are acknowledged
     :param store: partition-local state to restore on assignment (optional)
-    :param min_wait_ms: the least time a fetch may wait for records (a quiet topic: fewer idle fetches)
+    :param min_wait_ms: the least time a fetch may wait for records (a patient step: fewer idle fetches)
     """
 
     def __init__(self, stage: str, group: str, spec: TopicSpec, handle: Handle,
@@ -203,7 +203,7 @@ class BatchConsumer:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_partition_fetch_bytes=8 * 1024 * 1024,
-            # aiokafka's default on a real Kafka; a quiet topic may wait longer (fewer idle fetches to pay for).
+            # aiokafka's default on a real Kafka; a patient step waits longer (fewer idle fetches to pay for).
             fetch_max_wait_ms=max(settings.fetch_max_wait_ms or 500, self.min_wait_ms),
             # Tansu completes a join after ~30 s: long sessions so joins stay rare (as for Faust's group).
             session_timeout_ms=60_000,

@@ -65,8 +65,10 @@ class BatchStage:
     :param writes: the topics its handler produces to (documentation and the topology test)
     :param store: partition-local state restored before any record of a partition is handled
     :param warm: called before the worker reports ready (e.g. load the models the handler needs)
-    :param quiet: the topic carries few records (heartbeats, crews' updates): its fetches wait up to 250 ms
-        for data instead of the broker's short wait, sparing the CPU of idle polling
+    :param patient: what the step feeds is read by people or reports, not by the next hop of a dispatch
+        (console views, boards, analytics, heartbeats, crews' updates, camera frames): its fetches may
+        wait up to 250 ms for data. A real Kafka answers as soon as data arrives, so there it only spares
+        idle polling; the embedded broker holds a fetch for its whole wait, so there it adds up to 250 ms
     """
 
     name: str
@@ -77,10 +79,10 @@ class BatchStage:
     store: PartitionedStore[Any] | None = None
     max_records: int = 2000
     warm: Callable[[], Any] | None = None
-    quiet: bool = False
+    patient: bool = False
 
 
-QUIET_WAIT_MS = 250
+PATIENT_WAIT_MS = 250
 
 
 @dataclass(frozen=True)
@@ -231,7 +233,7 @@ def _batch_consumer(step: BatchStage) -> BatchConsumer:
         await guarded(step.name, events, step.handle)
 
     return BatchConsumer(step.name, step.group, step.reads, handle, store=step.store, max_records=step.max_records,
-                         min_wait_ms=QUIET_WAIT_MS if step.quiet else 0)
+                         min_wait_ms=PATIENT_WAIT_MS if step.patient else 0)
 
 
 def register(app: faust.App, steps: Sequence[Stage]) -> RunningStages:
