@@ -45,7 +45,7 @@ from agents.logic.open311 import open311_record
 from agents.logic.review import example_of_event
 from config.models import CityConfig
 from schemas.codec import DecodeError, decode, decode_dict, decode_own, dumps, loads
-from schemas.records import Alert, CaseEvent, CaseState, DispatchTask, HotlineEvent, fitted_id
+from schemas.records import Alert, CaseEvent, CaseState, DispatchTask, HotlineEvent
 from streams import redis_keys as keys
 from streams.app import city, redis
 from streams.log_reader import read_log
@@ -152,7 +152,7 @@ async def rebuild_views(client: aioredis.Redis, city: CityConfig, bootstrap: str
     alerts = await _rebuild_recent(client, bootstrap, ALERTS.name, keys.ALERTS_RECENT, RECENT_ALERTS, _alert_line)
     await _rebuild_department_alerts(client, bootstrap)
     audits = await _rebuild_recent(client, bootstrap, AUDIT.name, keys.AUDIT_RECENT, AUDIT_KEEP, _audit_line)
-    requests = await _rebuild_open311(client, bootstrap, history)
+    requests = await _rebuild_open311(client, bootstrap)
     return {"cases": len(states), "open_cases": open_cases, "facts": len(facts), "tasks": boards,
             "alerts": alerts, "audit": audits, "open311_requests": requests}
 
@@ -161,9 +161,12 @@ async def rebuild_views(client: aioredis.Redis, city: CityConfig, bootstrap: str
 _OPEN311_MARK = b'"channel":"open311"'
 
 
-async def _rebuild_open311(client: aioredis.Redis, bootstrap: str, history: dict[str, CaseLog]) -> int:
-    """The Open311 requests still on ``hotline-events`` (its retention), with the case each joined."""
-    case_of = {obs_id: case_id for case_id, case in history.items() for obs_id in case.assigned}
+async def _rebuild_open311(client: aioredis.Redis, bootstrap: str) -> int:
+    """The Open311 requests still on ``hotline-events`` (its retention).
+
+    The case each joined is found again by the first GET, as for a new request (the rebuilt
+    observation -> case assignments answer it).
+    """
     pipe = client.pipeline(transaction=False)
     count = 0
     for rec in await _read(bootstrap, HOTLINE_EVENTS.name):
@@ -174,9 +177,6 @@ async def _rebuild_open311(client: aioredis.Redis, bootstrap: str, history: dict
         except DecodeError:
             continue  # dead-lettered by the hotline stage when it arrived
         record = open311_record(event)
-        case_id = case_of.get(fitted_id(f"hotline:{event.event_id}"))
-        if case_id:
-            record["case_id"] = case_id
         pipe.set(keys.open311_request(event.event_id), json.dumps(record, ensure_ascii=False))
         pipe.zadd(keys.OPEN311_REQUESTS, {event.event_id: event.received_at})
         count += 1
